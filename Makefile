@@ -1,0 +1,34 @@
+# Development entry points: `make demo`, `make test`, `make lint`, `make clean`.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint clean venv
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sagasim run scenarios/bank_transfer.toml
+
+test: $(STAMP)
+	$(BIN)/ruff check sagasim tests
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check sagasim tests
+	$(BIN)/ruff format --check sagasim tests
+
+clean:
+	rm -rf $(VENV) runs build dist *.egg-info sagasim.egg-info \
+		.pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
