@@ -1,0 +1,1 @@
+"""Specification tests for the step engine, written against the public API."""
