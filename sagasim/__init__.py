@@ -1,0 +1,51 @@
+"""sagasim: a simulation and fault-injection lab for saga-style workflows.
+
+A faithful Python version of the Cloudflare Workflows step engine (retries,
+timeouts, caching, replay, sleeps, events and per-step rollback handlers),
+run in simulated time on SimPy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagasim.durations import parse_duration
+from sagasim.engine import Instance, Step, StepContext, Workflow
+from sagasim.engine.futures import Future, any_, gather, race, sleep_ms
+from sagasim.errors import (
+    UNDEFINED,
+    AggregateError,
+    NonRetryableError,
+    WorkflowFatalError,
+    WorkflowTimeoutError,
+)
+from sagasim.runtime import Simulation, wait
+
+__all__ = [
+    "UNDEFINED",
+    "AggregateError",
+    "Future",
+    "Instance",
+    "NonRetryableError",
+    "Simulation",
+    "Step",
+    "StepContext",
+    "Workflow",
+    "WorkflowFatalError",
+    "WorkflowTimeoutError",
+    "any",
+    "gather",
+    "parse_duration",
+    "race",
+    "sleep",
+    "wait",
+]
+
+any = any_  # noqa: A001 - the name mirrors Promise.any
+
+
+def sleep(duration: Any) -> Future:
+    """Spend ``duration`` of simulated time (ms, ``"<n> <unit>"`` or a
+    timedelta) inside a workflow, a step body or a rollback handler:
+    ``await sagasim.sleep(250)``."""
+    return sleep_ms(parse_duration(duration))
