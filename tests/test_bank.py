@@ -292,10 +292,10 @@ def test_failed_transfer_refunds_its_debit_and_the_books_balance():
     sim = Simulation(seed=1)
     north = Bank(sim, "north", {"alice": 5_000}, latency=50)
     south = Bank(sim, "south", {"bob": 0}, latency=100, outages=[(0, 10)])
-    workflow = Transfer.bind({"north": north, "south": south})
+    sim.bindings.update(north=north, south=south)
 
     inst = sim.create(
-        workflow,
+        Transfer,
         params=transfer_params(
             1_000,
             ("north", "alice"),
@@ -324,10 +324,10 @@ def test_successful_transfer_moves_the_money():
     sim = Simulation(seed=1)
     north = Bank(sim, "north", {"alice": 5_000}, latency=50)
     south = Bank(sim, "south", {"bob": 0}, latency=100)
-    workflow = Transfer.bind({"north": north, "south": south})
+    sim.bindings.update(north=north, south=south)
 
     inst = sim.create(
-        workflow,
+        Transfer,
         params=transfer_params(1_000, ("north", "alice"), ("south", "bob")),
     )
     sim.run()

@@ -17,6 +17,9 @@ __all__ = ["ScenarioRun", "build"]
 class ScenarioRun:
     """One simulation of a scenario: the simulation, its banks, its workflow.
 
+    The banks are bound in the simulation under their names, where the
+    workflow finds them.
+
     ``seed`` is the seed the simulation uses; ``opening`` holds each bank's
     total in cents before anything ran.
     """
@@ -84,11 +87,12 @@ def build(scenario: Scenario, *, seed: int | None = None) -> ScenarioRun:
         )
         for bank in scenario.banks
     }
+    sim.bindings.update(banks)
     return ScenarioRun(
         scenario=scenario,
         seed=seed,
         sim=sim,
         banks=banks,
-        workflow=Transfer.bind(banks),
+        workflow=Transfer,
         opening={name: bank.total() for name, bank in banks.items()},
     )

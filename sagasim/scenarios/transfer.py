@@ -21,11 +21,12 @@ ledger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import sagasim
-from sagasim.services.bank import Bank
+
+if TYPE_CHECKING:
+    from sagasim.services.bank import Bank
 
 __all__ = ["Transfer", "transfer_params"]
 
@@ -35,24 +36,15 @@ class Transfer(sagasim.Workflow):
 
     The event payload is ``{"amount": cents, "from": {"bank", "account"},
     "to": {"bank", "account"}, "config": step config or None}``; see
-    :func:`transfer_params`. The banks are looked up by name in
-    :attr:`banks`, which :meth:`bind` fills in for one simulation.
+    :func:`transfer_params`. Banks are looked up by name in ``self.env``,
+    the simulation's bindings, so each :class:`~sagasim.services.Bank` must
+    be bound under its name: ``sim.bindings[bank.name] = bank``.
 
     The output is ``{"debit": receipt, "credit": receipt}`` with the bank
     receipts of the two steps.
     """
 
     name = "transfer"
-    banks: ClassVar[Mapping[str, Bank]] = {}
-
-    @classmethod
-    def bind(cls, banks: Mapping[str, Bank]) -> type[Transfer]:
-        """A subclass of this workflow that moves money through ``banks``.
-
-        Binding makes a new class per simulation, so two simulations never
-        share banks.
-        """
-        return type(cls.__name__, (cls,), {"banks": dict(banks)})
 
     async def run(self, event: dict[str, Any], step: Any) -> dict[str, Any]:
         payload = event["payload"]
@@ -60,8 +52,8 @@ class Transfer(sagasim.Workflow):
         config = payload.get("config")
         source = payload["from"]
         destination = payload["to"]
-        source_bank = self.banks[source["bank"]]
-        destination_bank = self.banks[destination["bank"]]
+        source_bank: Bank = self.env[source["bank"]]
+        destination_bank: Bank = self.env[destination["bank"]]
 
         async def debit(ctx: Any) -> dict[str, Any]:
             return await source_bank.debit(
