@@ -185,7 +185,7 @@ def print_summary(scenario_run: ScenarioRun, trace: pd.DataFrame, out: TextIO) -
 
     statuses = Counter(inst.status()["status"] for inst in sim.instances)
     say("instances")
-    for status, count in sorted(statuses.items(), key=lambda item: -item[1]):
+    for status, count in sorted(statuses.items(), key=lambda kv: (-kv[1], kv[0])):
         say(f"  {status:<12}{count:>8,}")
     say()
 
@@ -199,7 +199,9 @@ def print_summary(scenario_run: ScenarioRun, trace: pd.DataFrame, out: TextIO) -
         f"{events['ATTEMPT_FAILURE']:,} failed"
     )
     say(
-        f"rollbacks  {events['ROLLBACK_START']:,} instances, "
+        f"rollbacks  {events['ROLLBACK_START']:,} started, "
+        f"{events['ROLLBACK_COMPLETE']:,} complete, "
+        f"{events['ROLLBACK_FAILED']:,} failed; "
         f"{events['ROLLBACK_STEP_START']:,} handlers run, "
         f"{events['ROLLBACK_STEP_SUCCESS']:,} succeeded, "
         f"{events['ROLLBACK_STEP_FAILURE']:,} failed"
@@ -220,12 +222,13 @@ def _say_rollback_order(scenario_run: ScenarioRun, say) -> None:
         f"rollback order of {failed.id} ({status['status']}: "
         f"{error.get('name', '?')}: {error.get('message', '')})"
     )
+    width = max(len(f"{r['step']}#{r['count']}") for r in failed.rollbacks)
     for number, record in enumerate(failed.rollbacks, start=1):
         step = f"{record['step']}#{record['count']}"
-        note = "  (no output)" if record.get("output_undefined") else ""
+        note = "  (no output)" if record["output_undefined"] else ""
         say(
-            f"  {number}. {step:<12} {record['start']:>10.3f}s -> "
-            f"{record['end']:>10.3f}s  {record['status']}{note}"
+            f"  {number}. {step:<{width}}  {record['start']:.3f}s -> "
+            f"{record['end']:.3f}s  {record['status']}{note}"
         )
 
 
