@@ -303,7 +303,7 @@ class StepRun:
         record.status = SUCCESS
         self.active = False
         life.trace(self.events[1], record, record.attempts)
-        life.trace(self.events[3], record, record.attempts)
+        life.trace(self.events[3], record)
         self.future.set_result(value)
 
     def _failed(self, error: BaseException) -> None:
@@ -331,7 +331,7 @@ class StepRun:
         life = self.life
         self.active = False
         life.trace(self.events[2], record, record.attempts, error)
-        life.trace(self.events[4], record, record.attempts, error)
+        life.trace(self.events[4], record, 0, error)
         # A non-retryable error is not cached, as in the reference: a replay
         # runs the step again.
         record.status = UNCACHED if is_non_retryable(error) else FAILURE
@@ -447,7 +447,7 @@ class StepRun:
         record.in_flight = False
         record.wake_ms = None
         record.status = CANCELLED
-        self.life.trace("STEP_CANCELLED", record, record.attempts)
+        self.life.trace("STEP_CANCELLED", record)
         if in_flight:
             self.life.attempt_ended(self)
         self.future.set_exception(Cancelled(f"step {record.name!r} was cancelled"))

@@ -158,7 +158,8 @@ class Lifetime:
         self.rebuild = False
 
     def _run_settled(self, task: Future) -> None:
-        if self.dead:
+        if self.dead or self.closing:
+            # The engine itself ended run(): a crash, a terminate, a fatal error.
             return
         instance = self.instance
         if task._error is None:
@@ -316,23 +317,37 @@ class Lifetime:
             elif rollback is not None:
                 self.pending_handlers[key] = (rollback, handler_config)
             if record.status == SUCCESS:
-                self.trace("STEP_REPLAYED", record, record.attempts)
+                self.trace("STEP_REPLAYED", record)
                 return _settled(decode_output(record.output_json))
             if record.status == FAILURE:
-                self.trace("STEP_REPLAYED", record, record.attempts, record.error)
+                self.trace("STEP_REPLAYED", record, 0, record.error)
                 return _settled(error=record.error)
             if record.status == UNCACHED:
                 record.status = RUNNING
                 record.error = None
             config = record.config
         else:
+            # The start sequence is taken now, at call time, even if a pause
+            # holds the start back.
             record = StepRecord(
                 DO, name, count, self.host.next_seq(), self.clock.now_ms(), config
             )
-            store.records[key] = record
-            self.trace("STEP_START", record)
-            if rollback is not None:
-                self.pending_handlers[key] = (rollback, handler_config)
+            run = StepRun(self, record, body, config)
+            self.track(run)
+
+            def start() -> None:
+                record.start_ms = self.clock.now_ms()
+                store.records[key] = record
+                self.trace("STEP_START", record)
+                if rollback is not None:
+                    self.pending_handlers[key] = (rollback, handler_config)
+                run.begin()
+
+            if self.pausing:
+                self.blocked.append(start)
+            else:
+                start()
+            return run.future
 
         run = StepRun(self, record, body, config)
         self.track(run)
