@@ -326,3 +326,115 @@ def test_deadline_at_the_crash_instant_is_recorded_before_the_crash():
     assert times(sim, "ATTEMPT_START", step="slow") == [0.0, 6.0]
     assert inst.status()["output"] == 2
     assert sim.now == 7.0
+
+
+def test_completed_wait_replays_its_cached_event():
+    """A wait satisfied before a crash returns the same event on replay at once."""
+    received = []
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            got = await step.wait_for_event("approval", type="approve")
+            received.append(got)
+            await step.sleep("nap", "1 minute")
+            return got["payload"]
+
+    sim, inst = start(W)
+    sim.run(until=30)
+    inst.send_event("approve", "yes")
+    sim.run(until=50)
+    inst.crash()
+    sim.run()
+
+    assert len(received) == 2
+    assert received[0] == received[1]
+    assert times(sim, "WAIT_COMPLETE", step="approval") == [30.0]
+    assert times(sim, "SLEEP_COMPLETE", step="nap") == [90.0]
+    assert inst.status()["output"] == "yes"
+
+
+def test_buffered_event_survives_a_crash():
+    """An event sent before its wait began is still delivered after a crash."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.sleep("nap", "1 minute")
+            got = await step.wait_for_event("approval", type="approve")
+            return got["payload"]
+
+    sim, inst = start(W)
+    sim.run(until=10)
+    inst.send_event("approve", "early")
+    sim.run(until=20)
+    inst.crash()
+    sim.run()
+
+    assert times(sim, "WAIT_COMPLETE", step="approval") == [60.0]
+    assert inst.status()["output"] == "early"
+    assert sim.now == 60.0
+
+
+def test_cached_wait_timeout_re_raises_on_replay_without_waiting_again():
+    """A wait that timed out raises its cached timeout at once on replay."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            try:
+                await step.wait_for_event("approval", type="approve", timeout=10_000)
+                outcome = "approved"
+            except sagasim.WorkflowTimeoutError:
+                outcome = "timed out"
+            await step.sleep("nap", "1 minute")
+            return outcome
+
+    sim, inst = start(W)
+    sim.run(until=30)
+    inst.crash()
+    sim.run()
+
+    assert times(sim, "WAIT_TIMED_OUT", step="approval") == [10.0]
+    assert times(sim, "SLEEP_COMPLETE", step="nap") == [70.0]
+    assert inst.status()["output"] == "timed out"
+    assert sim.now == 70.0
+
+
+def test_two_crashes_during_one_step_use_two_attempts():
+    """Each crash fails the attempt in flight; backoff grows as for any failure."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            return await step.do("slow", ok("S", ms=10_000), config=ONE_SECOND_RETRY)
+
+    sim, inst = start(W)
+    sim.run(until=2)
+    inst.crash()
+    sim.run(until=4)
+    inst.crash()
+    sim.run()
+
+    assert records(sim, ["time", "attempt"], "ATTEMPT_START") == [
+        (0.0, 1),
+        (3.0, 2),
+        (6.0, 3),
+    ]
+    assert times(sim, "ATTEMPT_FAILURE") == [2.0, 4.0]
+    assert times(sim, "STEP_SUCCESS") == [16.0]
+
+
+def test_crash_after_completion_reruns_nothing():
+    """Crashing a complete instance changes neither its status nor its bodies."""
+    calls = []
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            return await step.do("a", ok("A", ms=1000, calls=calls))
+
+    sim, inst = start(W)
+    sim.run(until=5)
+    inst.crash()
+    sim.run()
+
+    assert calls == ["a"]
+    assert inst.status() == {"status": "complete", "output": "A", "error": None}
+    assert times(sim, "WORKFLOW_SUCCESS") == [1.0]
+    assert sim.now == 5.0

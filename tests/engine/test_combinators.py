@@ -216,3 +216,39 @@ def test_any_with_every_awaitable_failing_rejects_after_the_last_failure():
 
     assert marks == [("AggregateError", 3.0)]
     assert inst.status()["output"] == ["a broke", "b broke", "c broke"]
+
+
+def test_gather_of_nothing_resolves_to_an_empty_list_at_once():
+    """gather() with no awaitables gives an empty result immediately."""
+
+    def factory(marks, clock):
+        class W(sagasim.Workflow):
+            async def run(self, event, step):
+                marks.append((list(await sagasim.gather()), clock()))
+                return "done"
+
+        return W
+
+    sim, inst, marks = clocked(factory)
+
+    assert marks == [([], 0.0)]
+    assert inst.status()["output"] == "done"
+
+
+def test_race_inside_a_body_settles_with_the_shorter_sleep():
+    """A body racing a 1 s sleep against a 3 s sleep returns at 1 s."""
+
+    async def body(ctx):
+        await sagasim.race(sagasim.sleep(1000), sagasim.sleep(3000))
+        return "raced"
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            return await step.do("racer", body)
+
+    sim = sagasim.Simulation()
+    inst = sim.create(W)
+    sim.run()
+
+    assert times(sim, "STEP_SUCCESS", step="racer") == [1.0]
+    assert inst.status()["output"] == "raced"

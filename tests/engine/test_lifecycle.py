@@ -390,3 +390,137 @@ def test_output_that_is_not_json_is_fatal_without_retry(value):
     assert inst.status()["error"]["name"] == "WorkflowFatalError"
     assert times(sim, "ATTEMPT_START", step="odd") == [0.0]
     assert sim.now == 1.0
+
+
+def test_terminate_on_errored_or_terminated_instances_raises_value_error():
+    """Terminating an errored, or an already terminated, instance raises ValueError."""
+
+    class Fails(sagasim.Workflow):
+        async def run(self, event, step):
+            raise RuntimeError("broken")
+
+    class Sleeps(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.sleep("nap", "1 hour")
+
+    sim = sagasim.Simulation()
+    errored = sim.create(Fails)
+    terminated = sim.create(Sleeps)
+    sim.run(until=1)
+    terminated.terminate()
+    sim.run()
+
+    with pytest.raises(ValueError):
+        errored.terminate()
+    with pytest.raises(ValueError):
+        terminated.terminate()
+    assert [errored.status()["status"], terminated.status()["status"]] == [
+        "errored",
+        "terminated",
+    ]
+
+
+def test_paused_instance_keeps_no_live_work():
+    """sim.run() returns at the pause instant when the only instance is paused."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.sleep("nap", "100 seconds")
+
+    sim, inst = start(W)
+    sim.run(until=30)
+    inst.pause()
+    sim.run()
+
+    assert inst.status()["status"] == "paused"
+    assert sim.now == 30.0
+
+
+def test_pause_shifts_a_wait_timeout_by_the_paused_time():
+    """A 100 s event wait paused from 30 s to 50 s times out at 120 s."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            try:
+                await step.wait_for_event("go", type="go", timeout=100_000)
+            except sagasim.WorkflowTimeoutError:
+                return "timed out"
+
+    sim, inst = start(W)
+    sim.run(until=30)
+    inst.pause()
+    sim.run(until=50)
+    inst.resume()
+    sim.run()
+
+    assert times(sim, "WAIT_TIMED_OUT", step="go") == [120.0]
+    assert inst.status()["output"] == "timed out"
+
+
+def test_finished_instance_frees_its_slot_at_once():
+    """With max_concurrent=1, an instance errored at 5 s lets the next start at 5 s."""
+
+    class Fails(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.sleep("nap", 5000)
+            raise RuntimeError("broken")
+
+    class Works(sagasim.Workflow):
+        async def run(self, event, step):
+            return await step.do("work", ok("done", ms=1000))
+
+    sim = sagasim.Simulation(max_concurrent=1)
+    sim.create(Fails)
+    sim.create(Works)
+    sim.run()
+
+    assert records(sim, ["instance", "time"], "WORKFLOW_START") == [
+        ("inst-1", 0.0),
+        ("inst-2", 5.0),
+    ]
+    assert sim.now == 6.0
+
+
+def test_terminated_instance_frees_its_slot_at_once():
+    """With max_concurrent=1, terminating the first at 3 s starts the second at 3 s."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.sleep("nap", "1 hour")
+
+    sim = sagasim.Simulation(max_concurrent=1)
+    first = sim.create(W)
+    sim.create(W)
+    sim.run(until=3)
+    first.terminate()
+    sim.run(until=10)
+
+    assert times(sim, "WORKFLOW_START") == [0.0, 3.0]
+
+
+def test_restart_from_a_failed_step_reruns_it_with_fresh_attempts():
+    """restart(from_step="b") on an errored instance runs b again from attempt 1."""
+    calls = []
+
+    async def b_body(ctx):
+        calls.append(("b", ctx.attempt))
+        if calls.count(("b", 1)) == 1:
+            raise RuntimeError("b broke")
+        return "B"
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            a = await step.do("a", ok("A", ms=1000, calls=calls))
+            b = await step.do("b", b_body, config={"retries": {"limit": 0, "delay": 0}})
+            return a + b
+
+    sim, inst = start(W)
+    sim.run(until=10)
+    assert inst.status()["status"] == "errored"
+
+    inst.restart(from_step="b")
+    sim.run()
+
+    assert calls == ["a", ("b", 1), ("b", 1)]
+    assert inst.status() == {"status": "complete", "output": "AB", "error": None}
+    assert times(sim, "STEP_SUCCESS", step="b") == [10.0]

@@ -567,7 +567,7 @@ def test_handlers_are_re_registered_on_replay():
     sim.run()
 
     assert log == [("a", "A")]
-    assert times(sim, "ROLLBACK_STEP_START", step="a") == [60.0]
+    assert times(sim, "ROLLBACK_STEP_START", step="a") == [61.0]
     assert inst.status()["rollback"] == {
         "status": "complete",
         "total": 1,
@@ -632,6 +632,7 @@ def test_terminate_with_rollback_runs_handlers_with_terminated_error():
 
     assert seen == [("A", "Terminated")]
     assert times(sim, "ROLLBACK_STEP_START", step="a") == [10.0]
+    assert times(sim, "WORKFLOW_FAILURE") == []
     assert times(sim, "WORKFLOW_TERMINATED") == [12.0]
     assert inst.status()["status"] == "terminated"
     assert inst.status()["rollback"] == {
@@ -658,7 +659,9 @@ def test_terminate_without_rollback_runs_no_handler():
 
     assert log == []
     assert events(sim, prefix="ROLLBACK") == []
+    assert times(sim, "WORKFLOW_FAILURE") == []
     assert times(sim, "WORKFLOW_TERMINATED") == [10.0]
+    assert inst.status() == {"status": "terminated", "output": None, "error": None}
     assert sim.now == 10.0
 
 
@@ -685,5 +688,242 @@ def test_handler_that_cannot_be_rebuilt_is_recorded_as_missing():
     assert [(r["step"], r["count"], r["status"]) for r in inst.rollbacks] == [
         ("a", 1, "missing")
     ]
+    assert inst.status()["status"] == "terminated"
+    assert sim.now == 40.0
+
+
+def test_repeated_step_names_roll_back_by_count_newest_first():
+    """Three starts of one name are undone as counts 3, 2, 1 with their outputs."""
+    seen = []
+
+    async def body(ctx):
+        return f"charge {ctx.step.count}"
+
+    async def refund(output, error, ctx):
+        seen.append((ctx.step.count, output))
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            for _ in range(3):
+                await step.do("charge", body, rollback=refund)
+            raise RuntimeError("run broke")
+
+    sim, inst = run(W)
+
+    assert seen == [(3, "charge 3"), (2, "charge 2"), (1, "charge 1")]
+    assert [(r["step"], r["count"]) for r in inst.rollbacks] == [
+        ("charge", 3),
+        ("charge", 2),
+        ("charge", 1),
+    ]
+    assert times(sim, "ROLLBACK_COMPLETE") == [0.0]
+
+
+def test_non_retryable_error_in_a_handler_ends_its_retries():
+    """A handler raising NonRetryableError gets no retry despite limit 3."""
+
+    async def refuse(output, error, ctx):
+        raise NonRetryableError("cannot undo")
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do(
+                "a",
+                ok("A"),
+                rollback=refuse,
+                rollback_config={"retries": {"limit": 3, "delay": 1000}},
+            )
+            raise RuntimeError("run broke")
+
+    sim, inst = run(W)
+
+    assert times(sim, "ROLLBACK_ATTEMPT_START", step="a") == [0.0]
+    assert inst.rollbacks[0]["status"] == "failure"
+    assert inst.rollbacks[0]["attempts"] == 1
+    assert inst.rollbacks[0]["error"] == {
+        "name": "NonRetryableError",
+        "message": "cannot undo",
+    }
+
+
+def test_handler_ctx_config_is_the_forward_steps_config():
+    """The ctx a handler gets shows the forward step's resolved config."""
+    seen = []
+
+    async def handler(output, error, ctx):
+        seen.append(ctx.config)
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do(
+                "a",
+                ok("A"),
+                config={"retries": {"limit": 1, "delay": "1 second"}},
+                rollback=handler,
+                rollback_config={"retries": {"limit": 7, "delay": 0}},
+            )
+            raise RuntimeError("run broke")
+
+    sim, inst = run(W)
+
+    assert seen == [
+        {
+            "retries": {"limit": 1, "delay": "1 second", "backoff": "exponential"},
+            "timeout": "10 minutes",
+        }
+    ]
+
+
+def test_rollback_config_with_only_a_timeout_uses_default_retries():
+    """A rollback_config without retries gives the handler the default 6 attempts."""
+    log = []
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do(
+                "a",
+                ok("A"),
+                rollback=handler_log(log, fails=-1),
+                rollback_config={"timeout": "1 minute"},
+            )
+            raise RuntimeError("run broke")
+
+    sim, inst = run(W)
+
+    assert times(sim, "ROLLBACK_ATTEMPT_START", step="a") == [
+        0.0,
+        10.0,
+        30.0,
+        70.0,
+        150.0,
+        310.0,
+    ]
+
+
+def test_handler_default_timeout_is_ten_minutes():
+    """A handler without rollback_config is cut off after 600 s per attempt."""
+
+    async def stuck(output, error, ctx):
+        await sagasim.sleep("11 minutes")
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok("A"), rollback=stuck)
+            raise RuntimeError("run broke")
+
+    sim, inst = run(W)
+
+    assert times(sim, "ROLLBACK_ATTEMPT_START", step="a") == [
+        0.0,
+        610.0,
+        1230.0,
+        1870.0,
+        2550.0,
+        3310.0,
+    ]
+    assert column_of_failures(sim)[0] == (600.0, "Execution timed out after 600000ms")
+    assert sim.now == 3910.0
+
+
+def column_of_failures(sim):
+    return records(sim, ["time", "error_message"], "ROLLBACK_ATTEMPT_FAILURE")
+
+
+def test_crash_mid_rollback_does_not_rerun_finished_handlers():
+    """After a crash during a's handler, b's finished handler is not run again."""
+    sim = sagasim.Simulation()
+    starts = []
+
+    def handler(label):
+        async def undo_it(output, error, ctx):
+            starts.append((label, sim.now))
+            await sagasim.sleep(5000)
+
+        return undo_it
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            quick = {"retries": {"limit": 2, "delay": 1000}}
+            await step.do("a", ok("A"), rollback=handler("a"), rollback_config=quick)
+            await step.do("b", ok("B"), rollback=handler("b"), rollback_config=quick)
+            await step.do("c", fail("c broke"), config=NO_RETRIES)
+
+    inst = sim.create(W)
+    sim.run(until=7)
+    inst.crash()
+    sim.run()
+
+    assert starts == [("b", 0.0), ("a", 5.0), ("a", 8.0)]
+    assert times(sim, "ROLLBACK_STEP_SUCCESS") == [5.0, 13.0]
+    assert inst.status()["rollback"] == {
+        "status": "complete",
+        "total": 2,
+        "completed": 2,
+    }
+    assert times(sim, "WORKFLOW_FAILURE") == [13.0]
+
+
+def test_inflight_cancel_stops_a_step_waiting_to_retry():
+    """A step in its retry wait when run() fails gets no further attempt (rule 8)."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            retry_later = {"retries": {"limit": 3, "delay": 10_000}}
+            await sagasim.gather(
+                step.do("doomed", fail("doomed", ms=5000), config=NO_RETRIES),
+                step.do("flaky", fail("flaky", ms=1000), config=retry_later),
+            )
+
+    sim, inst = run(W)
+
+    assert times(sim, "ATTEMPT_START", step="flaky") == [0.0]
+    assert times(sim, "WORKFLOW_FAILURE") == [5.0]
+    assert inst.status()["error"] == {"name": "RuntimeError", "message": "doomed"}
+    assert sim.now == 5.0
+
+
+def test_inflight_drain_waits_through_retries():
+    """Under drain, rollback waits until the in-flight step's retries are used up."""
+    log = []
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            retry = {"retries": {"limit": 1, "delay": 2000, "backoff": "constant"}}
+            await sagasim.gather(
+                step.do("doomed", fail("doomed", ms=1000), config=NO_RETRIES),
+                step.do(
+                    "flaky",
+                    fail("flaky", ms=2000),
+                    config=retry,
+                    rollback=handler_log(log),
+                ),
+            )
+
+    sim, inst = run(W, inflight="drain")
+
+    assert times(sim, "ATTEMPT_START", step="flaky") == [0.0, 4.0]
+    assert times(sim, "ROLLBACK_START") == [6.0]
+    assert log == [("flaky", UNDEFINED)]
+
+
+def test_terminate_with_rollback_after_a_crash_uses_cached_outputs():
+    """Handlers rebuilt after a crash see the cached outputs of their steps."""
+    log = []
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok("A", ms=1000), rollback=handler_log(log))
+            await step.do("b", ok("B", ms=1000), rollback=handler_log(log))
+            await step.sleep("nap", "1 hour")
+
+    sim, inst = start(W)
+    sim.run(until=30)
+    inst.crash()
+    sim.run(until=40)
+    inst.terminate(rollback=True)
+    sim.run()
+
+    assert log == [("b", "B"), ("a", "A")]
+    assert times(sim, "ROLLBACK_STEP_START") == [40.0, 40.0]
     assert inst.status()["status"] == "terminated"
     assert sim.now == 40.0

@@ -298,3 +298,52 @@ def test_run_until_with_nothing_due_advances_the_clock():
 
     assert sim.now == 25.0
     assert times(sim, "WORKFLOW_SUCCESS") == [0.0]
+
+
+def test_event_sent_to_a_queued_instance_waits_for_its_wait():
+    """An event sent while an instance is queued is buffered until it waits."""
+
+    class Blocker(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.sleep("nap", "1 minute")
+
+    class Waiter(sagasim.Workflow):
+        async def run(self, event, step):
+            got = await step.wait_for_event("go", type="go")
+            return got["payload"]
+
+    sim = sagasim.Simulation(max_concurrent=1)
+    sim.create(Blocker)
+    waiter = sim.create(Waiter)
+    sim.run(until=10)
+    waiter.send_event("go", "queued early")
+    sim.run()
+
+    assert times(sim, "WAIT_COMPLETE", step="go") == [60.0]
+    assert waiter.status()["output"] == "queued early"
+
+
+def test_wait_with_timeout_none_uses_24_hours():
+    """A falsy wait timeout falls back to 24 hours, as in the reference."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.wait_for_event("approval", type="approve", timeout=None)
+
+    sim, inst = run(W)
+
+    assert times(sim, "WAIT_TIMED_OUT", step="approval") == [86400.0]
+
+
+def test_zero_sleep_completes_at_once():
+    """A sleep of 0 ms completes at the instant it starts."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.sleep("blink", 0)
+            return "done"
+
+    sim, inst = run(W)
+
+    assert times(sim, "SLEEP_COMPLETE", step="blink") == [0.0]
+    assert inst.status()["output"] == "done"
