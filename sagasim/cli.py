@@ -124,9 +124,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         return _error(f"cannot write {exc.filename or outdir}: {exc.strerror}", 1)
 
-    print_summary(scenario_run, trace, sys.stdout)
-    print(f"trace: {trace_path} ({len(trace):,} rows)")
-    print(f"ledger: {ledger_path} ({len(ledger):,} effects)")
+    try:
+        print_summary(scenario_run, trace, sys.stdout)
+        print(f"trace: {trace_path} ({len(trace):,} rows)")
+        print(f"ledger: {ledger_path} ({len(ledger):,} effects)")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`sagasim run ... | head`): stop quietly, and
+        # point stdout at /dev/null so the interpreter's final flush is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return 0
 
 

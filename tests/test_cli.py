@@ -161,6 +161,27 @@ def test_same_seed_gives_a_byte_identical_trace(small, tmp_path, capsys):
     assert first == second
 
 
+def test_bundled_demo_compensates_failed_credits_and_balances(tmp_path, capsys):
+    """The demo's outage fails 28 credits; each debit is refunded; money is kept."""
+    demo = Path(__file__).resolve().parent.parent / "scenarios" / "bank_transfer.toml"
+
+    assert 0 == main(["run", str(demo), "-o", str(tmp_path)])
+
+    out = capsys.readouterr().out
+    assert "  complete         372\n  errored           28\n" in out
+    assert (
+        "rollbacks  28 started, 28 complete, 0 failed; "
+        "56 handlers run, 56 succeeded, 0 failed\n"
+    ) in out
+    assert "  all banks     5,000,000     5,000,000\n" in out
+    assert "  the books balance: nothing is left in flight\n" in out
+
+    ledger = pd.read_csv(tmp_path / "ledger.csv", keep_default_na=False)
+    refunds = ledger[ledger["ref"].str.endswith(":debit:refund")]
+    assert 28 == len(refunds)
+    assert 400 + 28 == (ledger["bank"] == "north").sum()
+
+
 def test_bad_scenario_is_one_error_line_and_exit_2(tmp_path, capsys):
     """A scenario error prints `sagasim: error: <file>: <field>: ...` only."""
     path = tmp_path / "bad.toml"
