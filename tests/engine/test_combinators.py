@@ -252,3 +252,30 @@ def test_race_inside_a_body_settles_with_the_shorter_sleep():
 
     assert times(sim, "STEP_SUCCESS", step="racer") == [1.0]
     assert inst.status()["output"] == "raced"
+
+
+def test_gather_accepts_sleeps_and_waits_started_at_call_time():
+    """step.sleep and wait_for_event start when called and combine under gather."""
+
+    def factory(marks, clock):
+        class W(sagasim.Workflow):
+            async def run(self, event, step):
+                nap = step.sleep("nap", 3000)
+                try:
+                    await sagasim.gather(
+                        step.do("quick", ok("Q", ms=1000)),
+                        step.wait_for_event("hello", type="hello", timeout=2000),
+                    )
+                except sagasim.WorkflowTimeoutError:
+                    marks.append(("wait timed out", clock()))
+                await nap
+                marks.append(("nap over", clock()))
+                return "done"
+
+        return W
+
+    sim, inst, marks = clocked(factory)
+
+    assert marks == [("wait timed out", 2.0), ("nap over", 3.0)]
+    assert times(sim, "SLEEP_START", step="nap") == [0.0]
+    assert times(sim, "SLEEP_COMPLETE", step="nap") == [3.0]

@@ -524,3 +524,146 @@ def test_restart_from_a_failed_step_reruns_it_with_fresh_attempts():
     assert calls == ["a", ("b", 1), ("b", 1)]
     assert inst.status() == {"status": "complete", "output": "AB", "error": None}
     assert times(sim, "STEP_SUCCESS", step="b") == [10.0]
+
+
+def test_resume_before_the_step_ends_cancels_the_pending_pause():
+    """Resumed while waitingForPause, the instance runs on without a pause."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            a = await step.do("a", ok("A", ms=10_000))
+            b = await step.do("b", ok("B", ms=1000))
+            return [a, b]
+
+    sim, inst = start(W)
+    sim.run(until=3)
+    inst.pause()
+    sim.run(until=5)
+    inst.resume()
+    sim.run(until=6)
+
+    assert inst.status()["status"] == "running"
+
+    sim.run()
+
+    assert times(sim, "WORKFLOW_PAUSED") == []
+    assert times(sim, "STEP_START", step="b") == [10.0]
+    assert inst.status()["output"] == ["A", "B"]
+    assert sim.now == 11.0
+
+
+def test_pause_of_a_finished_instance_does_nothing():
+    """pause() on a complete instance leaves it complete."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            return "done"
+
+    sim, inst = run(W)
+    inst.pause()
+    sim.run(until=5)
+
+    assert inst.status() == {"status": "complete", "output": "done", "error": None}
+    assert times(sim, "WORKFLOW_PAUSED") == []
+
+
+def test_sleep_due_during_a_pause_wakes_shifted_by_the_whole_pause():
+    """A sleep due at 100 s, paused from 30 s to 200 s, wakes at 270 s."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.sleep("nap", "100 seconds")
+
+    sim, inst = start(W)
+    sim.run(until=30)
+    inst.pause()
+    sim.run(until=200)
+    inst.resume()
+    sim.run()
+
+    assert times(sim, "SLEEP_COMPLETE", step="nap") == [270.0]
+    assert sim.now == 270.0
+
+
+def test_event_sent_while_paused_is_delivered_on_resume():
+    """An event sent during a pause completes the wait at the resume instant."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            got = await step.wait_for_event("go", type="go", timeout="1 hour")
+            return got["payload"]
+
+    sim, inst = start(W)
+    sim.run(until=10)
+    inst.pause()
+    sim.run(until=20)
+    inst.send_event("go", "while paused")
+    sim.run(until=30)
+
+    assert times(sim, "WAIT_COMPLETE") == []
+
+    inst.resume()
+    sim.run()
+
+    assert times(sim, "WAIT_COMPLETE", step="go") == [30.0]
+    assert inst.status()["output"] == "while paused"
+
+
+def test_terminate_with_rollback_skips_a_step_held_back_by_a_pause():
+    """A step called while pausing never started, so it has no handler (rule 5)."""
+    sim = sagasim.Simulation()
+    log = []
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok("A", ms=10_000), rollback=undo(log))
+            await step.do("b", ok("B", ms=1000), rollback=undo(log))
+
+    inst = sim.create(W)
+    sim.run(until=3)
+    inst.pause()
+    sim.run(until=15)
+    inst.terminate(rollback=True)
+    sim.run()
+
+    assert log == [("a", "A")]
+    assert times(sim, "ATTEMPT_START", step="b") == []
+    assert inst.status()["status"] == "terminated"
+    assert sim.now == 15.0
+
+
+def test_operations_from_inside_the_simulation_take_effect_at_that_instant():
+    """A body of one instance sends an event to another at 5 s and crashes it at 7 s."""
+    sim = sagasim.Simulation()
+    calls = []
+
+    class Waiter(sagasim.Workflow):
+        async def run(self, event, step):
+            got = await step.wait_for_event("go", type="go")
+            retry = {"retries": {"limit": 1, "delay": 1000}}
+            done = await step.do(
+                "after", ok("after", ms=5000, calls=calls), config=retry
+            )
+            return [got["payload"], done]
+
+    waiter = sim.create(Waiter)
+
+    async def poke(ctx):
+        await sagasim.sleep(5000)
+        waiter.send_event("go", "poked")
+        await sagasim.sleep(2000)
+        waiter.crash()
+
+    class Poker(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("poke", poke)
+
+    sim.create(Poker)
+    sim.run()
+
+    assert times(sim, "WAIT_COMPLETE", step="go") == [5.0]
+    assert times(sim, "ENGINE_CRASH") == [7.0]
+    assert calls == ["after", "after"]
+    assert times(sim, "ATTEMPT_START", step="after") == [5.0, 8.0]
+    assert waiter.status()["output"] == ["poked", "after"]
+    assert sim.now == 13.0

@@ -88,10 +88,37 @@ async def mixed_forms_adding_to_300ms(ctx):
     return "done"
 
 
+async def gather_ending_at_300ms(ctx):
+    await sagasim.gather(sagasim.sleep(100), sagasim.sleep(300))
+    return "done"
+
+
+async def nested_helper_ending_at_300ms(ctx):
+    async def helper(ms):
+        await sagasim.sleep(ms)
+
+    await helper(200)
+    await helper(100)
+    return "done"
+
+
+async def race_ending_at_300ms(ctx):
+    await sagasim.sleep(200)
+    await sagasim.race(sagasim.sleep(100), sagasim.sleep(500))
+    return "done"
+
+
 @pytest.mark.parametrize(
     "body",
-    [one_sleep_of_300ms, three_sleeps_of_100ms, mixed_forms_adding_to_300ms],
-    ids=["one-sleep", "three-sleeps", "mixed-forms"],
+    [
+        one_sleep_of_300ms,
+        three_sleeps_of_100ms,
+        mixed_forms_adding_to_300ms,
+        gather_ending_at_300ms,
+        nested_helper_ending_at_300ms,
+        race_ending_at_300ms,
+    ],
+    ids=["one-sleep", "three-sleeps", "mixed-forms", "gather", "nested", "race"],
 )
 def test_body_finishing_exactly_at_the_deadline_succeeds(body):
     """A body that returns exactly at its 300 ms timeout succeeds (rule 2)."""
@@ -213,3 +240,35 @@ def test_body_catching_exception_cannot_swallow_its_cancellation():
         "message": "Execution timed out after 1000ms",
     }
     assert sim.now == 1.0
+
+
+class Declined(Exception):
+    """An ordinary error with a keyword-only constructor and an attribute."""
+
+    def __init__(self, *, code):
+        super().__init__(f"declined with code {code}")
+        self.code = code
+
+
+def test_ordinary_error_reaches_run_with_its_class_and_attributes():
+    """A retried-out error with a keyword-only constructor arrives in run() intact."""
+    caught = []
+
+    async def body(ctx):
+        await sagasim.sleep(100)
+        raise Declined(code=51)
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            config = {"retries": {"limit": 1, "delay": 0}, "timeout": 1000}
+            try:
+                await step.do("pay", body, config=config)
+            except Declined as error:
+                caught.append((type(error), error.code, str(error)))
+                return "declined"
+
+    sim, inst = run(W)
+
+    assert caught == [(Declined, 51, "declined with code 51")]
+    assert inst.status()["output"] == "declined"
+    assert sim.now == 0.2
