@@ -14,7 +14,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def noisy_simulation(seed, ids):
-    """Instances whose step latencies and failures come from sim.rng(instance)."""
+    """Instances with random latencies and failures, events, sleeps and a crash.
+
+    Latencies and failures come from ``sim.rng`` streams named per instance,
+    step and attempt; every instance is crashed at 3 s and replayed.
+    """
     sim = sagasim.Simulation(seed=seed)
 
     async def body(ctx):
@@ -30,13 +34,27 @@ def noisy_simulation(seed, ids):
     class Noisy(sagasim.Workflow):
         async def run(self, event, step):
             config = {"retries": {"limit": 2, "delay": 500}}
-            total = 0
-            for name in ["reserve", "charge", "ship"]:
-                total += await step.do(name, body, config=config, rollback=undo_it)
-            return total
+            total = await step.do("reserve", body, config=config, rollback=undo_it)
+            charge, ship = await sagasim.gather(
+                step.do("charge", body, config=config, rollback=undo_it),
+                step.do("ship", body, config=config, rollback=undo_it),
+            )
+            await step.sleep("settle", 1500)
+            try:
+                await step.wait_for_event("confirm", type="confirm", timeout=8000)
+            except sagasim.WorkflowTimeoutError:
+                total -= 1
+            return total + charge + ship
 
-    for instance_id in ids:
-        sim.create(Noisy, id=instance_id)
+    instances = [sim.create(Noisy, id=instance_id) for instance_id in ids]
+    sim.run(until=3)
+    for inst in instances:
+        if inst.status()["status"] == "running":
+            inst.crash()
+    sim.run(until=6)
+    for inst in instances:
+        if inst.id in ("a", "c") and inst.status()["status"] == "running":
+            inst.send_event("confirm", {"by": inst.id})
     sim.run()
     return sim
 

@@ -667,3 +667,51 @@ def test_operations_from_inside_the_simulation_take_effect_at_that_instant():
     assert times(sim, "ATTEMPT_START", step="after") == [5.0, 8.0]
     assert waiter.status()["output"] == ["poked", "after"]
     assert sim.now == 13.0
+
+
+def test_restart_from_a_step_in_flight_abandons_its_attempt():
+    """restart(from_step="b") while b runs drops that attempt and reruns b at once."""
+    calls = []
+    sim, inst = start(three_steps(calls))
+    sim.run(until=1.5)
+    inst.restart(from_step="b")
+    sim.run()
+
+    assert calls == ["a", "b", "b", "c"]
+    assert times(sim, "STEP_SUCCESS", step="b") == [2.5]
+    assert inst.status() == {"status": "complete", "output": "ABC", "error": None}
+    assert sim.now == 3.5
+
+
+def test_rollback_handlers_do_not_count_toward_the_step_limit():
+    """Two steps under step_limit=2 can still both be rolled back."""
+    log = []
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok("A"), rollback=undo(log))
+            await step.do("b", ok("B"), rollback=undo(log))
+            raise RuntimeError("run broke")
+
+    sim, inst = run(W, step_limit=2)
+
+    assert log == [("b", "B"), ("a", "A")]
+    assert inst.status()["error"] == {"name": "RuntimeError", "message": "run broke"}
+    assert inst.status()["rollback"] == {
+        "status": "complete",
+        "total": 2,
+        "completed": 2,
+    }
+
+
+def test_replayed_steps_do_not_count_twice_toward_the_step_limit():
+    """Three steps under step_limit=3 still complete after a crash mid-way."""
+    calls = []
+    sim, inst = start(three_steps(calls), step_limit=3)
+    sim.run(until=1.5)
+    inst.crash()
+    sim.run()
+
+    assert calls == ["a", "b", "b", "c"]
+    assert inst.status() == {"status": "complete", "output": "ABC", "error": None}
+    assert sim.now == 13.5

@@ -927,3 +927,18 @@ def test_terminate_with_rollback_after_a_crash_uses_cached_outputs():
     assert times(sim, "ROLLBACK_STEP_START") == [40.0, 40.0]
     assert inst.status()["status"] == "terminated"
     assert sim.now == 40.0
+
+
+def test_handler_sees_the_cached_output_not_later_mutations():
+    """Mutating a step's returned list in run() does not change the handler's output."""
+    log = []
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            items = await step.do("reserve", ok(["x"]), rollback=handler_log(log))
+            items.append("y")
+            raise RuntimeError("run broke")
+
+    sim, inst = run(W)
+
+    assert log == [("reserve", ["x"])]
