@@ -438,3 +438,28 @@ def test_crash_after_completion_reruns_nothing():
     assert inst.status() == {"status": "complete", "output": "A", "error": None}
     assert times(sim, "WORKFLOW_SUCCESS") == [1.0]
     assert sim.now == 5.0
+
+
+def test_crash_of_one_instance_leaves_the_others_running():
+    """Crashing inst-1 mid-step does not touch inst-2's attempt in flight."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            return await step.do("work", ok("done", ms=10_000), config=ONE_SECOND_RETRY)
+
+    sim = sagasim.Simulation()
+    first = sim.create(W)
+    sim.create(W)
+    sim.run(until=4)
+    first.crash()
+    sim.run()
+
+    assert records(sim, ["instance", "time"], "ATTEMPT_START") == [
+        ("inst-1", 0.0),
+        ("inst-2", 0.0),
+        ("inst-1", 5.0),
+    ]
+    assert records(sim, ["instance", "time"], "WORKFLOW_SUCCESS") == [
+        ("inst-2", 10.0),
+        ("inst-1", 15.0),
+    ]

@@ -181,6 +181,14 @@ def test_ctx_config_shows_defaults_as_the_reference_writes_them():
     }
 
 
+def test_empty_config_means_all_defaults():
+    """An empty config dict resolves to the same defaults as no config."""
+    assert config_seen_by({}) == {
+        "retries": {"limit": 5, "delay": 10000, "backoff": "exponential"},
+        "timeout": "10 minutes",
+    }
+
+
 def test_ctx_config_shows_durations_as_the_user_gave_them():
     """A full config appears in ctx.config exactly as written."""
     config = {

@@ -506,6 +506,9 @@ def test_inflight_race_lets_a_compensation_overtake_its_action():
         ("slow-end", 5.0),
     ]
     assert times(sim, "ROLLBACK_START") == [1.0]
+    assert times(sim, "STEP_SUCCESS", step="slow") == [5.0]
+    assert inst.status()["status"] == "errored"
+    assert inst.status()["error"] == {"name": "RuntimeError", "message": "fast broke"}
 
 
 def test_non_retryable_error_also_triggers_rollback():
@@ -942,3 +945,26 @@ def test_handler_sees_the_cached_output_not_later_mutations():
     sim, inst = run(W)
 
     assert log == [("reserve", ["x"])]
+
+
+def test_terminate_with_rollback_right_after_a_crash_rebuilds_the_handlers():
+    """A crash then terminate(rollback=True) at 30 s: handlers rebuilt (rule 12)."""
+    log = []
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok("A", ms=1000), rollback=handler_log(log))
+            await step.do("b", ok("B", ms=1000), rollback=handler_log(log))
+            await step.sleep("nap", "1 hour")
+
+    sim, inst = start(W)
+    sim.run(until=30)
+    inst.crash()
+    inst.terminate(rollback=True)
+    sim.run()
+
+    assert times(sim, "ENGINE_CRASH") == [30.0]
+    assert log == [("b", "B"), ("a", "A")]
+    assert times(sim, "ROLLBACK_STEP_START") == [30.0, 30.0]
+    assert inst.status()["status"] == "terminated"
+    assert sim.now == 30.0

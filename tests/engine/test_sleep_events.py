@@ -323,12 +323,13 @@ def test_event_sent_to_a_queued_instance_waits_for_its_wait():
     assert waiter.status()["output"] == "queued early"
 
 
-def test_wait_with_timeout_none_uses_24_hours():
+@pytest.mark.parametrize("timeout", [None, 0], ids=["none", "zero"])
+def test_wait_with_a_falsy_timeout_uses_24_hours(timeout):
     """A falsy wait timeout falls back to 24 hours, as in the reference."""
 
     class W(sagasim.Workflow):
         async def run(self, event, step):
-            await step.wait_for_event("approval", type="approve", timeout=None)
+            await step.wait_for_event("approval", type="approve", timeout=timeout)
 
     sim, inst = run(W)
 
@@ -347,3 +348,18 @@ def test_zero_sleep_completes_at_once():
 
     assert times(sim, "SLEEP_COMPLETE", step="blink") == [0.0]
     assert inst.status()["output"] == "done"
+
+
+def test_sleep_until_the_current_instant_is_not_past():
+    """sleep_until the very instant it is reached completes at once (rule 13)."""
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.sleep("nap", 10_000)
+            await step.sleep_until("now", EPOCH + timedelta(seconds=10))
+            return "on time"
+
+    sim, inst = run(W)
+
+    assert times(sim, "SLEEP_COMPLETE", step="now") == [10.0]
+    assert inst.status() == {"status": "complete", "output": "on time", "error": None}

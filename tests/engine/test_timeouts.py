@@ -272,3 +272,19 @@ def test_ordinary_error_reaches_run_with_its_class_and_attributes():
     assert caught == [(Declined, 51, "declined with code 51")]
     assert inst.status()["output"] == "declined"
     assert sim.now == 0.2
+
+
+def test_body_raising_exactly_at_the_deadline_fails_with_its_own_error():
+    """A body that raises at its 300 ms deadline fails with that error (rule 10)."""
+
+    async def body(ctx):
+        await sagasim.sleep(300)
+        raise RuntimeError("late fail")
+
+    config = {"retries": {"limit": 0, "delay": 0}, "timeout": 300}
+    sim, inst = run(one_step(body, config))
+
+    assert records(sim, ["time", "error_name"], "ATTEMPT_FAILURE") == [
+        (0.3, "RuntimeError")
+    ]
+    assert inst.status()["error"] == {"name": "RuntimeError", "message": "late fail"}
