@@ -124,8 +124,7 @@ def _takes_ctx(fn: Callable[..., Any]) -> bool:
         takes = True
     else:
         takes = any(
-            p.kind
-            in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
             for p in params
         )
     if code is not None:
@@ -145,7 +144,9 @@ def encode_output(value: Any) -> str:
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError) as exc:
-        raise WorkflowFatalError(f"step output is not serialisable as JSON: {exc}")
+        raise WorkflowFatalError(
+            f"step output is not serialisable as JSON: {exc}"
+        ) from None
     if len(text) > MAX_OUTPUT_BYTES // 4 and len(text.encode()) > MAX_OUTPUT_BYTES:
         raise WorkflowFatalError(
             f"step output is {len(text.encode())} bytes of JSON; the limit is 1 MiB"

@@ -114,15 +114,11 @@ def validate_name(name: object) -> str:
             f"step name is {len(name)} characters; the limit is {MAX_NAME_LENGTH}"
         )
     if _CONTROL.search(name):
-        raise WorkflowFatalError(
-            f"step name {name!r} contains a control character"
-        )
+        raise WorkflowFatalError(f"step name {name!r} contains a control character")
     return name
 
 
-def resolve_config(
-    config: object, *, name: str, rollback: bool = False
-) -> StepConfig:
+def resolve_config(config: object, *, name: str, rollback: bool = False) -> StepConfig:
     """Validate ``config`` and merge it over :data:`DEFAULT_CONFIG`.
 
     The merge is shallow except for ``retries``, which is merged one level
@@ -209,9 +205,7 @@ def _limit(value: object, fail: Callable[[str], Exception]) -> int | float:
     return int(value)
 
 
-def _duration(
-    value: object, field: str, fail: Callable[[str], Exception]
-) -> int:
+def _duration(value: object, field: str, fail: Callable[[str], Exception]) -> int:
     try:
         return parse_duration(value)
     except DurationError as exc:

@@ -80,7 +80,9 @@ class Lifetime:
         self.scope = Scope()
         self.rollback_scope = Scope()
         self.counts: dict[tuple[str, str], int] = {}
-        self.registry: dict[tuple[str, str, int], tuple[Callable, StepConfig | None]] = {}
+        self.registry: dict[
+            tuple[str, str, int], tuple[Callable, StepConfig | None]
+        ] = {}
         self.pending_handlers: dict[
             tuple[str, str, int], tuple[Callable, StepConfig | None]
         ] = {}
@@ -302,7 +304,8 @@ class Lifetime:
         if self.closing:
             return _settled(
                 error=RuntimeError(
-                    f"step {name!r} was called after the workflow failed; it did not run"
+                    f"step {name!r} was called after the workflow failed; "
+                    "it did not run"
                 )
             )
         store = self.store
@@ -462,7 +465,8 @@ class Lifetime:
             validate_name(name)
             if not isinstance(event_type, str):
                 raise WorkflowFatalError(
-                    f"wait_for_event {name!r}: type must be a string, got {event_type!r}"
+                    f"wait_for_event {name!r}: type must be a string, "
+                    f"got {event_type!r}"
                 )
             if not timeout:
                 timeout_ms = DEFAULT_WAIT_TIMEOUT_MS
@@ -499,7 +503,9 @@ class Lifetime:
             record.event_type = event_type
             store.records[key] = record
             self.trace(
-                "WAIT_START", record, detail={"type": event_type, "timeoutMs": timeout_ms}
+                "WAIT_START",
+                record,
+                detail={"type": event_type, "timeoutMs": timeout_ms},
             )
         future = Future()
         buffered = store.events.get(record.event_type)
@@ -549,7 +555,9 @@ class Lifetime:
         self._deliver(record, future, event)
         return True
 
-    def _deliver(self, record: StepRecord, future: Future, event: dict[str, Any]) -> None:
+    def _deliver(
+        self, record: StepRecord, future: Future, event: dict[str, Any]
+    ) -> None:
         record.status = SUCCESS
         record.result = event
         self.trace("WAIT_COMPLETE", record)
@@ -572,7 +580,8 @@ def _epoch_ms(when: Any) -> int:
     if isinstance(when, datetime):
         if when.tzinfo is None:
             raise WorkflowFatalError(
-                f"expected a timezone-aware datetime or epoch milliseconds, got {when!r}"
+                "expected a timezone-aware datetime or epoch milliseconds, "
+                f"got {when!r}"
             )
         return round(when.timestamp() * 1000)
     if isinstance(when, bool) or not isinstance(when, (int, float)):
@@ -724,7 +733,9 @@ class Instance:
 
     def enqueue(self) -> None:
         """Called once at creation: queue for a concurrency slot."""
-        self.trace("WORKFLOW_QUEUED", detail={"workflow": self.workflow.workflow_name()})
+        self.trace(
+            "WORKFLOW_QUEUED", detail={"workflow": self.workflow.workflow_name()}
+        )
         self.host.request_slot(self)
 
     def start(self) -> None:
@@ -823,9 +834,14 @@ class Instance:
     def complete_pause(self) -> None:
         store = self.store
         life = self.life
-        if life is None or not life.pausing or store.status not in (
-            "running",
-            "waitingForPause",
+        if (
+            life is None
+            or not life.pausing
+            or store.status
+            not in (
+                "running",
+                "waitingForPause",
+            )
         ):
             return
         life.abort()
@@ -928,6 +944,9 @@ class Instance:
         store = self.store
         life = self.life
         if life is None or store.phase == "ended":
+            # Nothing is in the engine's memory to lose; the crash is still
+            # recorded, so that a fault that hit nothing shows.
+            self.trace("ENGINE_CRASH", detail={"live": False})
             return
         life.abort()
         self.life = None
@@ -950,4 +969,3 @@ class Instance:
             return
         life = self.life = Lifetime(self)
         life.start_run()
-

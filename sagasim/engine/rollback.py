@@ -85,7 +85,9 @@ async def _roll_back(life: Lifetime, record: StepRecord, error: BaseException) -
     handler = life.registry.get(record.key)
     now = life.clock.now_ms()
     if handler is None:
-        handler_record = StepRecord(ROLLBACK, record.name, record.count, record.seq, now)
+        handler_record = StepRecord(
+            ROLLBACK, record.name, record.count, record.seq, now
+        )
         handler_record.status = FAILURE
         handler_record.error = RollbackMissing(
             f"the rollback handler of step {record.name!r} (count {record.count}) "
@@ -99,21 +101,30 @@ async def _roll_back(life: Lifetime, record: StepRecord, error: BaseException) -
     fn, config = handler
     if handler_record is None:
         handler_record = StepRecord(
-            ROLLBACK, record.name, record.count, record.seq, now, config or DEFAULT_CONFIG
+            ROLLBACK,
+            record.name,
+            record.count,
+            record.seq,
+            now,
+            config or DEFAULT_CONFIG,
         )
         store.records[key] = handler_record
         life.trace("ROLLBACK_STEP_START", handler_record)
 
     # The output as it stands when the handler runs: a step still in flight
     # (the "race" policy) has none yet.
-    output = decode_output(record.output_json) if record.status == SUCCESS else UNDEFINED
+    output = (
+        decode_output(record.output_json) if record.status == SUCCESS else UNDEFINED
+    )
     ctx = StepContext(
         StepInfo(record.name, record.count),
         record.attempts,
         record.config,
         life.instance.id,
     )
-    run = StepRun(life, handler_record, lambda: fn(output, error, ctx), handler_record.config)
+    run = StepRun(
+        life, handler_record, lambda: fn(output, error, ctx), handler_record.config
+    )
     life.track(run)
     run.begin()
     try:

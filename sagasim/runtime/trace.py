@@ -90,7 +90,9 @@ class TraceRecorder:
             self._detail.append("")
         else:
             self._detail.append(
-                json.dumps(detail, separators=(",", ":"), ensure_ascii=False, default=str)
+                json.dumps(
+                    detail, separators=(",", ":"), ensure_ascii=False, default=str
+                )
             )
         self._frame = None
 
