@@ -11,7 +11,8 @@ from typing import Any
 
 from sagasim.durations import parse_duration
 from sagasim.engine import Instance, Step, StepContext, Workflow
-from sagasim.engine.futures import Future, any_, gather, race, sleep_ms
+from sagasim.engine.attempts import AttemptInfo
+from sagasim.engine.futures import Future, any_, current_owner, gather, race, sleep_ms
 from sagasim.errors import (
     UNDEFINED,
     AggregateError,
@@ -33,7 +34,9 @@ __all__ = [
     "Workflow",
     "WorkflowFatalError",
     "WorkflowTimeoutError",
+    "AttemptInfo",
     "any",
+    "current_attempt",
     "gather",
     "parse_duration",
     "race",
@@ -42,6 +45,13 @@ __all__ = [
 ]
 
 any = any_  # noqa: A001 - the name mirrors Promise.any
+
+
+def current_attempt() -> AttemptInfo | None:
+    """The step attempt (or rollback handler attempt) whose code is running,
+    or ``None`` outside of one. Simulated services use it to say who called."""
+    owner = current_owner()
+    return owner if isinstance(owner, AttemptInfo) else None
 
 
 def sleep(duration: Any) -> Future:

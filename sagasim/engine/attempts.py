@@ -25,7 +25,7 @@ import inspect
 import json
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sagasim.durations import DurationError, parse_duration
 from sagasim.engine.clock import DEADLINE
@@ -53,7 +53,14 @@ from sagasim.errors import (
 if TYPE_CHECKING:
     from sagasim.engine.instance import Lifetime
 
-__all__ = ["MAX_OUTPUT_BYTES", "StepContext", "StepInfo", "StepRun", "encode_output"]
+__all__ = [
+    "MAX_OUTPUT_BYTES",
+    "AttemptInfo",
+    "StepContext",
+    "StepInfo",
+    "StepRun",
+    "encode_output",
+]
 
 MAX_OUTPUT_BYTES = 1024 * 1024
 DYNAMIC_DELAY_TIMEOUT_MS = 5_000
@@ -77,6 +84,20 @@ class StepInfo:
         if isinstance(other, dict):
             return other == {"name": self.name, "count": self.count}
         return NotImplemented
+
+
+class AttemptInfo(NamedTuple):
+    """Which attempt is running: what ``sagasim.current_attempt()`` returns.
+
+    For a rollback handler, ``step`` and ``count`` are the forward step's and
+    ``rollback`` is true.
+    """
+
+    instance: str
+    step: str
+    count: int
+    attempt: int
+    rollback: bool
 
 
 class StepContext:
@@ -241,7 +262,15 @@ class StepRun:
         ctx = StepContext(
             StepInfo(record.name, record.count), attempt, self.config, life.instance.id
         )
-        scope = self._scope = Scope()
+        scope = self._scope = Scope(
+            AttemptInfo(
+                life.instance.id,
+                record.name,
+                record.count,
+                attempt,
+                record.kind == ROLLBACK,
+            )
+        )
         body = self.body
         try:
             value = body(ctx) if _takes_ctx(body) else body()

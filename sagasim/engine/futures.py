@@ -30,6 +30,7 @@ __all__ = [
     "Task",
     "TimerFuture",
     "any_",
+    "current_owner",
     "current_task",
     "gather",
     "race",
@@ -42,6 +43,14 @@ _current: Task | None = None
 def current_task() -> Task | None:
     """The task whose coroutine is running now, or ``None`` outside of one."""
     return _current
+
+
+def current_owner() -> Any:
+    """The owner of the running task's scope, or ``None``."""
+    task = _current
+    if task is None or task.scope is None:
+        return None
+    return task.scope.owner
 
 
 class Future:
@@ -163,13 +172,18 @@ class Scope:
     A task belongs to the scope current when it was made: the scope of the
     task that made it, or one given explicitly. Step attempts, rollback
     handlers and an instance's lifetime each have a scope.
+
+    ``owner`` says whose work it is (an :class:`AttemptInfo` for a step
+    attempt), so that code deep inside a body, such as a simulated service,
+    can tell which instance, step and attempt called it.
     """
 
-    __slots__ = ("tasks", "closed")
+    __slots__ = ("tasks", "closed", "owner")
 
-    def __init__(self) -> None:
+    def __init__(self, owner: Any = None) -> None:
         self.tasks: dict[Task, None] = {}
         self.closed = False
+        self.owner = owner
 
     def cancel(self) -> None:
         """Cancel every live task in the scope, oldest first."""
