@@ -132,7 +132,7 @@ class StepContext:
 _ARITY: dict[object, bool] = {}
 
 
-def _takes_ctx(fn: Callable[..., Any]) -> bool:
+def takes_ctx(fn: Callable[..., Any]) -> bool:
     """Whether ``fn`` takes a positional argument; remembered per code object."""
     code = getattr(fn, "__code__", None)
     key = code if code is not None else fn
@@ -262,6 +262,12 @@ class StepRun:
         ctx = StepContext(
             StepInfo(record.name, record.count), attempt, self.config, life.instance.id
         )
+        body = self.body
+        faults = life.host.faults
+        if faults is not None:
+            body = faults.wrap_attempt(
+                life.instance, record, attempt, self.config.timeout_ms, body
+            )
         scope = self._scope = Scope(
             AttemptInfo(
                 life.instance.id,
@@ -271,9 +277,8 @@ class StepRun:
                 record.kind == ROLLBACK,
             )
         )
-        body = self.body
         try:
-            value = body(ctx) if _takes_ctx(body) else body()
+            value = body(ctx) if takes_ctx(body) else body()
         except Exception as exc:  # noqa: BLE001 - a failed attempt
             self._settle_attempt(None, exc)
             return
@@ -334,6 +339,9 @@ class StepRun:
         self.active = False
         life.trace(self.events[1], record, record.attempts)
         life.trace(self.events[3], record)
+        faults = life.host.faults
+        if faults is not None and record.kind != ROLLBACK:
+            faults.after_persist(life.instance, record)
         self.future.set_result(value)
 
     def _failed(self, error: BaseException) -> None:
@@ -350,6 +358,9 @@ class StepRun:
     def _retry_after(self, delay: int, error: BaseException) -> None:
         record = self.record
         life = self.life
+        faults = life.host.faults
+        if faults is not None:
+            delay = faults.retry_delay(life.instance, record, delay)
         record.wake_ms = life.clock.now_ms() + delay
         life.trace(
             self.events[2], record, record.attempts, error, {"retryDelayMs": delay}

@@ -418,6 +418,9 @@ class Lifetime:
         now = self.clock.now_ms()
         if record is None:
             wake = wake_at(now)
+            faults = self.host.faults
+            if faults is not None and faults.sleep_disabled(self.instance, name, count):
+                wake = now
             if wake < now:
                 return _settled(
                     error=ValueError(
@@ -508,6 +511,20 @@ class Lifetime:
                 detail={"type": event_type, "timeoutMs": timeout_ms},
             )
         future = Future()
+        faults = self.host.faults
+        mocked = None if faults is None else faults.on_wait(self.instance, record)
+        if mocked is not None:
+            what, payload = mocked
+            if what == "event":
+                event = {
+                    "payload": payload,
+                    "timestamp": self.host.datetime_at(self.clock.now_ms()),
+                    "type": record.event_type,
+                }
+                self._deliver(record, future, event)
+            else:
+                self._time_out(record, future)
+            return future
         buffered = store.events.get(record.event_type)
         if buffered:
             self._deliver(record, future, buffered.popleft())
@@ -528,18 +545,21 @@ class Lifetime:
             del self.timers[key]
             self.waits_pending -= 1
             waiters.remove((record, future))
-            error = WorkflowTimeoutError(
-                f"waitForEvent {record.name!r} timed out after "
-                f"{record.wake_ms - record.start_ms}ms"
-            )
-            record.status = FAILURE
-            record.error = error
-            self.trace("WAIT_TIMED_OUT", record, 0, error)
-            future.set_exception(error)
+            self._time_out(record, future)
 
         delay = max(0, record.wake_ms - self.clock.now_ms())
         handle = self.clock.call_later(delay, time_out, DEADLINE)
         self.timers[key] = (handle, lambda: self._rearm(record, future))
+
+    def _time_out(self, record: StepRecord, future: Future) -> None:
+        error = WorkflowTimeoutError(
+            f"waitForEvent {record.name!r} timed out after "
+            f"{record.wake_ms - record.start_ms}ms"
+        )
+        record.status = FAILURE
+        record.error = error
+        self.trace("WAIT_TIMED_OUT", record, 0, error)
+        future.set_exception(error)
 
     def offer_event(self, event: dict[str, Any]) -> bool:
         """Hand ``event`` to the oldest live waiter of its type, if any."""

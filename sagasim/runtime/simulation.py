@@ -94,6 +94,8 @@ class Simulation:
         on_rollback_failure: ``"halt"`` the chain at the first handler that
             still fails after its retries, or ``"continue"`` with the rest.
         bindings: the services workflows reach as ``self.env``.
+        faults: a :class:`~sagasim.faults.FaultPlan` (or a list of faults) to
+            inject; ``sim.faults.report()`` then says what fired.
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class Simulation:
         inflight: str = "cancel",
         on_rollback_failure: str = "halt",
         bindings: dict[str, Any] | None = None,
+        faults: Any = None,
     ) -> None:
         if not isinstance(start, datetime) or start.tzinfo is None:
             raise ValueError(f"start must be a timezone-aware datetime, got {start!r}")
@@ -146,6 +149,12 @@ class Simulation:
         self._seq = 0
         self._running = 0
         self._queue: deque[Instance] = deque()
+        self.faults = None
+        if faults is not None:
+            from sagasim.faults import FaultPlan, Injector
+
+            plan = faults if isinstance(faults, FaultPlan) else FaultPlan(faults)
+            self.faults = Injector(self, plan)
 
     # -- the clock the engine runs on ------------------------------------------
 
@@ -229,6 +238,8 @@ class Simulation:
         target = None if until is None else round(until * 1000)
         if target is not None and target < env.now:
             raise ValueError(f"until={until} is before the current time {self.now}")
+        if self.faults is not None:
+            self.faults.arm_outages()
         with _fewer_collections():
             if target is None:
                 while self._live > 0 or env.peek() == env.now:
