@@ -781,6 +781,9 @@ class Instance:
         store = self.store
         store.status = status
         store.phase = "ended"
+        # Dropping the lifetime breaks the instance <-> lifetime cycle, so an
+        # ended instance's memory is freed without the cyclic collector.
+        self.life = None
         self._release()
 
     def complete(self, output: Any) -> None:
