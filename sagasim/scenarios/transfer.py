@@ -14,9 +14,9 @@ handlers in reverse start order: first the credit's, which sees
 ``UNDEFINED`` and does nothing, then the debit's, which refunds the source.
 The books balance again once the refund lands.
 
-Each request carries a reference ``"<instance>:<step>"`` (``":refund"`` or
+Each request carries a key ``"<instance>:<step>"`` (``":refund"`` or
 ``":reverse"`` appended for a handler), which the bank records in its
-ledger.
+history and effects; the bank does not deduplicate on it.
 """
 
 from __future__ import annotations
@@ -59,31 +59,29 @@ class Transfer(sagasim.Workflow):
             return await source_bank.debit(
                 source["account"],
                 amount,
-                ref=f"{ctx.instance_id}:debit",
-                instance=ctx.instance_id,
+                key=f"{ctx.instance_id}:debit",
             )
 
         async def refund_debit(output: Any, error: Any, ctx: Any) -> None:
             # NOTE: a debit that failed is taken to have moved no money. That
-            # holds for this bank, which applies an effect only when the
-            # request succeeds; with faults that lose a step's output after
-            # the effect landed, the handler would need to look the debit up
-            # by its reference instead.
+            # holds while the bank answers at the instant it applies (no
+            # response latency), so a request that lands always returns;
+            # with a response latency or faults that lose a step's output
+            # after the effect landed, the handler would need to look the
+            # debit up by its key instead.
             if output is sagasim.UNDEFINED:
                 return
             await source_bank.credit(
                 source["account"],
                 amount,
-                ref=f"{ctx.instance_id}:debit:refund",
-                instance=ctx.instance_id,
+                key=f"{ctx.instance_id}:debit:refund",
             )
 
         async def credit(ctx: Any) -> dict[str, Any]:
             return await destination_bank.credit(
                 destination["account"],
                 amount,
-                ref=f"{ctx.instance_id}:credit",
-                instance=ctx.instance_id,
+                key=f"{ctx.instance_id}:credit",
             )
 
         async def reverse_credit(output: Any, error: Any, ctx: Any) -> None:
@@ -92,8 +90,7 @@ class Transfer(sagasim.Workflow):
             await destination_bank.debit(
                 destination["account"],
                 amount,
-                ref=f"{ctx.instance_id}:credit:reverse",
-                instance=ctx.instance_id,
+                key=f"{ctx.instance_id}:credit:reverse",
             )
 
         debit_receipt = await step.do(

@@ -1,23 +1,16 @@
-"""A simulated bank: balances in integer cents, latency, outages, a ledger.
+"""A simulated bank: balances in integer cents, debits and credits.
 
-The bank is the external system a transfer saga moves money through. It is
-deliberately simple so that what a run does to the money can be read off
-its ledger:
+The bank is the external system a transfer saga moves money through. It
+follows the request model of :class:`~sagasim.services.Service` (latency,
+capacity, outages, an error rate, the history and the effects ledger), and
+applies each debit or credit atomically at the instant it arrives.
 
-- A request first travels: it spends the bank's latency in simulated time.
-  The latency of each request is drawn, at call time, from the bank's own
-  random stream ``sim.rng("service:" + name)``, so adding another service or
-  another instance does not change this bank's draws.
-- The request is then handled at one instant, the instant it arrives. If
-  that instant falls in an outage window the request fails with
-  :class:`ServiceUnavailable` and changes nothing. Otherwise it is checked
-  and applied atomically: the balance changes and one ledger entry is added.
-- A request cancelled while it travels (its step attempt timed out, or the
-  instance was cancelled) never arrives and has no effect.
-
-The bank does not deduplicate by ``ref``: a request sent twice is applied
-twice. That is on purpose; the lab exists to show what non-idempotent
-retries and compensations do.
+The bank does **not** deduplicate. A ``key`` is recorded in the history and
+on the effect, nothing more: a debit sent twice is applied twice, whether
+the second one is a retry after a timeout, a replay after a crash, or a
+rollback handler that runs again. That is on purpose; the lab exists to
+show what non-idempotent retries and compensations do, and the effects
+ledger shows two effects with one key.
 """
 
 from __future__ import annotations
@@ -26,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sagasim
-from sagasim.services.errors import ServiceUnavailable
+from sagasim.services._validate import check_count, check_key
+from sagasim.services.base import Call, Service
 
 if TYPE_CHECKING:
     from sagasim import Simulation
@@ -38,7 +32,7 @@ class InsufficientFunds(sagasim.NonRetryableError):
     """A debit asked for more than the account holds.
 
     Non-retryable: the step fails after the current attempt and the error
-    reaches ``run()`` with this class, name and message.
+    reaches ``run()`` with this class, name and message. Nothing is applied.
     """
 
 
@@ -46,29 +40,24 @@ class UnknownAccount(sagasim.NonRetryableError):
     """A request named an account the bank does not have. Non-retryable."""
 
 
-Latency = int | tuple[int, int]
-
-
-class Bank:
+class Bank(Service):
     """A simulated bank holding integer-cent balances.
 
     Args:
         sim: the simulation whose clock and random streams the bank uses.
-        name: the bank's name; it names its random stream and its errors.
+        name: the bank's name; it names its random stream, its errors and
+            the conserved resource ``"money:<name>"``.
         accounts: opening balances in cents, by account name.
-        latency: milliseconds each request spends travelling, either a fixed
-            ``int`` or a ``(min, max)`` pair drawn uniformly (integers,
-            both ends included).
-        outages: windows ``(start, end)`` in simulated seconds during which
-            the bank rejects every request; ``start`` is included, ``end``
-            is not.
+        latency, response_latency, capacity, outages, error_rate: the
+            request model; see :class:`~sagasim.services.Service`.
 
-    Attributes:
-        ledger: every applied effect, in the order applied, as dicts with
-            keys ``time`` (simulated seconds), ``op`` (``"debit"`` or
-            ``"credit"``), ``account``, ``amount``, ``ref`` and
-            ``instance``. Rejected requests are not in it.
+    Each debit is an effect of kind ``"debit"`` with ``delta`` ``-amount``,
+    each credit one of kind ``"credit"`` with ``delta`` ``+amount``; the
+    entity is the account. The bank cannot tell which debit a credit gives
+    back, so ``compensates`` is always ``None``.
     """
+
+    kind = "bank"
 
     def __init__(
         self,
@@ -76,25 +65,26 @@ class Bank:
         name: str,
         accounts: Mapping[str, int] | None = None,
         *,
-        latency: Latency = 0,
+        latency: Any = 0,
+        response_latency: Any = 0,
+        capacity: int | None = None,
         outages: Iterable[tuple[float, float]] = (),
+        error_rate: float = 0.0,
     ) -> None:
-        self.sim = sim
-        self.name = name
-        self.latency = _check_latency(latency)
-        self.outages = tuple((float(a), float(b)) for a, b in outages)
-        self.ledger: list[dict[str, Any]] = []
-
-        self._balances = {}
-        for account, balance in (accounts or {}).items():
-            _check_amount(balance, "opening balance", allow_zero=True)
-            self._balances[account] = balance
-
-        # The clock inside is integer milliseconds; compare outages there.
-        self._outages_ms = tuple(
-            (round(a * 1000), round(b * 1000)) for a, b in self.outages
+        super().__init__(
+            sim,
+            name,
+            latency=latency,
+            response_latency=response_latency,
+            capacity=capacity,
+            outages=outages,
+            error_rate=error_rate,
         )
-        self._rng = sim.rng("service:" + name)
+        self._balances: dict[str, int] = {}
+        for account, balance in (accounts or {}).items():
+            check_count(balance, "opening balance", allow_zero=True)
+            self._balances[account] = balance
+        self._resource = "money:" + name
 
     def __repr__(self) -> str:
         return f"<Bank {self.name!r} total={self.total()}>"
@@ -113,64 +103,78 @@ class Bank:
         """The sum of all balances in cents."""
         return sum(self._balances.values())
 
-    def is_down(self, time_ms: int) -> bool:
-        """Whether the simulated instant ``time_ms`` is in an outage window."""
-        return any(start <= time_ms < end for start, end in self._outages_ms)
+    def snapshot(self) -> dict[str, int]:
+        """``{"money:<name>": total}``: the money the bank's customers hold."""
+        return {self._resource: self.total()}
+
+    @property
+    def ledger(self) -> list[dict[str, Any]]:
+        """The applied effects in the bank's own terms, in the order applied.
+
+        Dicts with keys ``time``, ``op`` (``"debit"`` or ``"credit"``),
+        ``account``, ``amount``, ``ref`` (the call's ``key``) and
+        ``instance`` (the calling instance, or ``None``): the form the
+        ``sagasim run`` ledger CSV has.
+        """
+        return [
+            {
+                "time": effect["time"],
+                "op": effect["kind"],
+                "account": effect["entity"],
+                "amount": effect["amount"],
+                "ref": effect["key"],
+                "instance": effect["instance"],
+            }
+            for effect in self.effects
+        ]
 
     async def debit(
-        self,
-        account: str,
-        amount: int,
-        *,
-        ref: str | None = None,
-        instance: str | None = None,
+        self, account: str, amount: int, *, key: str | None = None
     ) -> dict[str, Any]:
         """Take ``amount`` cents from ``account``.
 
-        Spends the request's latency, then fails with
-        :class:`ServiceUnavailable` during an outage, with
-        :class:`InsufficientFunds` when the balance is short, or with
-        :class:`UnknownAccount`; otherwise applies the debit and returns a
-        receipt (see :meth:`credit`). ``ref`` and ``instance`` are recorded
-        in the ledger as given.
+        At arrival it fails with :class:`ServiceUnavailable` during an
+        outage, with :class:`~sagasim.services.ServiceError` on an injected
+        error (both retryable), with :class:`UnknownAccount` or with
+        :class:`InsufficientFunds` when the balance is short (both not);
+        otherwise it applies the debit. Returns a receipt (see
+        :meth:`credit`).
+
+        On retry or replay the debit is sent again and applied again: the
+        bank keeps no memory of ``key``.
         """
-        return await self._request("debit", account, amount, ref, instance)
+        check_count(amount, "amount")
+        check_key(key)
+        return await self._request(
+            "debit",
+            {"account": account, "amount": amount},
+            lambda call: self._move(call, "debit", account, amount),
+            key=key,
+        )
 
     async def credit(
-        self,
-        account: str,
-        amount: int,
-        *,
-        ref: str | None = None,
-        instance: str | None = None,
+        self, account: str, amount: int, *, key: str | None = None
     ) -> dict[str, Any]:
         """Add ``amount`` cents to ``account``.
 
-        Spends the request's latency, then fails with
-        :class:`ServiceUnavailable` during an outage or with
-        :class:`UnknownAccount`; otherwise applies the credit and returns a
-        receipt ``{"bank", "account", "op", "amount", "ref", "balance",
-        "time"}``, where ``balance`` is the balance after the effect.
+        At arrival it fails as :meth:`debit` does (but never for funds);
+        otherwise it applies the credit and returns a receipt ``{"bank",
+        "account", "op", "amount", "key", "balance", "time"}``, where
+        ``balance`` is the balance after the effect and ``time`` the
+        simulated second it was applied.
+
+        Like a debit, a credit sent twice is applied twice.
         """
-        return await self._request("credit", account, amount, ref, instance)
+        check_count(amount, "amount")
+        check_key(key)
+        return await self._request(
+            "credit",
+            {"account": account, "amount": amount},
+            lambda call: self._move(call, "credit", account, amount),
+            key=key,
+        )
 
-    async def _request(
-        self,
-        op: str,
-        account: str,
-        amount: int,
-        ref: str | None,
-        instance: str | None,
-    ) -> dict[str, Any]:
-        _check_amount(amount, "amount")
-        delay = self._draw_latency()
-        if delay:
-            await sagasim.sleep(delay)
-
-        if self.is_down(self.sim.env.now):
-            raise ServiceUnavailable(
-                f"bank {self.name!r} is unavailable at {self.sim.now:g}s"
-            )
+    def _move(self, call: Call, op: str, account: str, amount: int) -> dict[str, Any]:
         self._check_account(account)
         if op == "debit" and self._balances[account] < amount:
             raise InsufficientFunds(
@@ -178,56 +182,19 @@ class Bank:
                 f"{self._balances[account]}, cannot debit {amount}"
             )
 
-        self._balances[account] += amount if op == "credit" else -amount
-        now = self.sim.now
-        self.ledger.append(
-            {
-                "time": now,
-                "op": op,
-                "account": account,
-                "amount": amount,
-                "ref": ref,
-                "instance": instance,
-            }
-        )
+        delta = amount if op == "credit" else -amount
+        self._balances[account] += delta
+        self._apply_effect(call, op, account, self._resource, delta, amount)
         return {
             "bank": self.name,
             "account": account,
             "op": op,
             "amount": amount,
-            "ref": ref,
+            "key": call["key"],
             "balance": self._balances[account],
-            "time": now,
+            "time": self.sim.now,
         }
-
-    def _draw_latency(self) -> int:
-        if isinstance(self.latency, int):
-            return self.latency
-        low, high = self.latency
-        return self._rng.randint(low, high)
 
     def _check_account(self, account: str) -> None:
         if account not in self._balances:
             raise UnknownAccount(f"bank {self.name!r} has no account {account!r}")
-
-
-def _check_amount(value: object, what: str, *, allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an integer number of cents, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{what} must be positive, got {value!r}")
-
-
-def _check_latency(latency: Latency) -> Latency:
-    if isinstance(latency, tuple):
-        low, high = latency
-        if not (_is_ms(low) and _is_ms(high) and low <= high):
-            raise ValueError(f"latency range must be 0 <= min <= max, got {latency!r}")
-        return (low, high)
-    if not _is_ms(latency):
-        raise ValueError(f"latency must be a non-negative integer, got {latency!r}")
-    return latency
-
-
-def _is_ms(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

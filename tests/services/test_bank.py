@@ -1,4 +1,4 @@
-"""The simulated bank: latency, outages, insufficient funds, the ledger."""
+"""The simulated bank: debits, credits, outages, insufficient funds, the ledger."""
 
 from __future__ import annotations
 
@@ -9,31 +9,7 @@ from sagasim import Simulation
 from sagasim.scenarios import Transfer, transfer_params
 from sagasim.services import Bank, InsufficientFunds, ServiceUnavailable
 
-
-class Script(sagasim.Workflow):
-    """Runs ``script(event, step)``, a class attribute set per test."""
-
-    script = None
-
-    async def run(self, event, step):
-        return await type(self).script(event, step)
-
-
-def scripted(script):
-    return type("Script", (Script,), {"script": staticmethod(script)})
-
-
-def body(make):
-    """An async step body that awaits ``make(ctx)``."""
-
-    async def run(ctx):
-        return await make(ctx)
-
-    return run
-
-
-def no_retries(timeout=60_000):
-    return {"retries": {"limit": 0, "delay": 0}, "timeout": timeout}
+from .helpers import attempt_failures, body, no_retries, scripted
 
 
 def entry(time, op, account, amount, ref=None, instance=None):
@@ -47,14 +23,6 @@ def entry(time, op, account, amount, ref=None, instance=None):
     }
 
 
-def attempt_failures(sim):
-    trace = sim.trace
-    rows = trace[trace["event"] == "ATTEMPT_FAILURE"]
-    return list(
-        zip(rows["time"], rows["error_name"], rows["error_message"], strict=True)
-    )
-
-
 def test_debit_spends_latency_then_applies_and_records():
     """A debit lands after the fixed latency, with one ledger entry."""
     sim = Simulation(seed=1)
@@ -63,11 +31,7 @@ def test_debit_spends_latency_then_applies_and_records():
     async def script(event, step):
         return await step.do(
             "debit",
-            body(
-                lambda ctx: bank.debit(
-                    "alice", 1_250, ref="r-1", instance=ctx.instance_id
-                )
-            ),
+            body(lambda ctx: bank.debit("alice", 1_250, key="r-1")),
         )
 
     inst = sim.create(scripted(script))
@@ -80,7 +44,7 @@ def test_debit_spends_latency_then_applies_and_records():
             "account": "alice",
             "op": "debit",
             "amount": 1_250,
-            "ref": "r-1",
+            "key": "r-1",
             "balance": 8_750,
             "time": 0.05,
         },
@@ -98,8 +62,8 @@ def test_requests_in_sequence_add_their_latencies():
     bank = Bank(sim, "north", {"alice": 0, "bob": 500}, latency=200)
 
     async def both(ctx):
-        await bank.credit("alice", 300, ref="c")
-        await bank.debit("bob", 500, ref="d")
+        await bank.credit("alice", 300, key="c")
+        await bank.debit("bob", 500, key="d")
 
     async def script(event, step):
         await step.do("both", both)
@@ -108,8 +72,8 @@ def test_requests_in_sequence_add_their_latencies():
     sim.run()
 
     assert [
-        entry(0.2, "credit", "alice", 300, "c"),
-        entry(0.4, "debit", "bob", 500, "d"),
+        entry(0.2, "credit", "alice", 300, "c", "inst-1"),
+        entry(0.4, "debit", "bob", 500, "d", "inst-1"),
     ] == bank.ledger
     assert {"alice": 300, "bob": 0} == bank.balances
     assert 300 == bank.total()
@@ -125,7 +89,7 @@ def test_uniform_latency_is_drawn_from_the_bank_stream():
 
     async def three_credits(ctx):
         for n in range(3):
-            await bank.credit("alice", 1, ref=f"c{n}")
+            await bank.credit("alice", 1, key=f"c{n}")
 
     async def script(event, step):
         await step.do("credits", three_credits)
@@ -147,7 +111,7 @@ def test_outage_rejects_requests_that_arrive_inside_the_window():
         await step.sleep("wait", 900)
         await step.do(
             "credit",
-            body(lambda ctx: bank.credit("bob", 700, ref="c")),
+            body(lambda ctx: bank.credit("bob", 700, key="c")),
             config={
                 "retries": {"limit": 5, "delay": 400, "backoff": "constant"},
                 "timeout": "10 seconds",
@@ -162,7 +126,7 @@ def test_outage_rejects_requests_that_arrive_inside_the_window():
         (1.0, "ServiceUnavailable", "bank 'south' is unavailable at 1s"),
         (1.5, "ServiceUnavailable", "bank 'south' is unavailable at 1.5s"),
     ] == attempt_failures(sim)
-    assert [entry(2.0, "credit", "bob", 700, "c")] == bank.ledger
+    assert [entry(2.0, "credit", "bob", 700, "c", "inst-1")] == bank.ledger
     assert 700 == bank.balance("bob")
 
 
@@ -174,7 +138,7 @@ def test_outage_outlasting_the_retries_fails_the_step():
     async def script(event, step):
         await step.do(
             "credit",
-            body(lambda ctx: bank.credit("bob", 1, ref="c")),
+            body(lambda ctx: bank.credit("bob", 1, key="c")),
             config={"retries": {"limit": 2, "delay": 1000, "backoff": "linear"}},
         )
 

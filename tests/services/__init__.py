@@ -1,0 +1,1 @@
+"""Tests of the simulated services: the request model and each service."""
