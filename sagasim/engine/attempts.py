@@ -160,6 +160,11 @@ def encode_output(value: Any) -> str:
     """
     if value is None:
         return "null"
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str and len(value) < 1024:
+        return json.dumps(value, ensure_ascii=False)
     if value is UNDEFINED:
         return ""
     try:
@@ -337,6 +342,7 @@ class StepRun:
                 return
         record.status = SUCCESS
         self.active = False
+        life.untrack(self)
         life.trace(self.events[1], record, record.attempts)
         life.trace(self.events[3], record)
         faults = life.host.faults
@@ -371,6 +377,7 @@ class StepRun:
         record = self.record
         life = self.life
         self.active = False
+        life.untrack(self)
         life.trace(self.events[2], record, record.attempts, error)
         life.trace(self.events[4], record, 0, error)
         # A non-retryable error is not cached, as in the reference: a replay
@@ -488,6 +495,7 @@ class StepRun:
         record.in_flight = False
         record.wake_ms = None
         record.status = CANCELLED
+        self.life.untrack(self)
         self.life.trace("STEP_CANCELLED", record)
         if in_flight:
             self.life.attempt_ended(self)

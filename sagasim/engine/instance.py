@@ -77,6 +77,8 @@ class Lifetime:
         self.store = instance.store
         self.host = instance.host
         self.clock = instance.host.clock
+        self._now = self.clock.now_ms
+        self._record = instance.host.recorder.record
         self.scope = Scope()
         self.rollback_scope = Scope()
         self.counts: dict[tuple[str, str], int] = {}
@@ -109,8 +111,8 @@ class Lifetime:
         error: BaseException | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        self.host.recorder.record(
-            self.clock.now_ms(),
+        self._record(
+            self._now(),
             self.instance.id,
             event,
             record.name,
@@ -227,11 +229,11 @@ class Lifetime:
     # -- bookkeeping used by StepRun -----------------------------------------
 
     def track(self, run: StepRun) -> None:
-        key = run.record.key
-        self.runs[key] = run
-        run.future.add_done_callback(lambda _: self._untrack(key, run))
+        """Keep ``run`` among the live steps until it settles."""
+        self.runs[run.record.key] = run
 
-    def _untrack(self, key: tuple[str, str, int], run: StepRun) -> None:
+    def untrack(self, run: StepRun) -> None:
+        key = run.record.key
         if self.runs.get(key) is run:
             del self.runs[key]
 

@@ -53,14 +53,17 @@ class _Wakeup(simpy.Event):
     ) -> None:
         # NOTE: this sets up a triggered event the way simpy.Timeout does,
         # but with the engine's own priority, which Timeout does not take.
-        self.env = sim.env
+        # ``_ok`` and ``_value`` are class attributes, to keep this cheap.
+        env = sim.env
+        self.env = env
         self.callbacks = [self._fire]
-        self._value = None
-        self._ok = True
         self.sim = sim
         self.callback: Callable[[], None] | None = callback
-        self.when = sim.env.now + delay
-        sim.env.schedule(self, priority, delay)
+        self.when = env._now + delay
+        env.schedule(self, priority, delay)
+
+    _ok = True
+    _value = None
 
     def _fire(self, _: simpy.Event) -> None:
         callback = self.callback
@@ -159,7 +162,7 @@ class Simulation:
     # -- the clock the engine runs on ------------------------------------------
 
     def now_ms(self) -> int:
-        return self.env.now
+        return self.env._now
 
     def call_later(
         self, delay: int, callback: Callable[[], None], priority: int = COMPLETION
