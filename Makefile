@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean venv
+.PHONY: demo test lint bench clean venv
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check sagasim tests
 	$(BIN)/pytest -q
+
+# Engine against raw SimPy, at full scale; prints seconds and ratios.
+bench: $(STAMP)
+	$(BIN)/python tests/bench/bench_engine.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check sagasim tests
