@@ -93,8 +93,9 @@ class Service:
             ``op_id`` (1-based), ``service``, ``op``, ``instance``, ``step``,
             ``count``, ``attempt``, ``rollback`` (the caller, or
             ``None``/``""``/``0``/``0``/``False`` outside a step),
-            ``key``, ``args``, ``invoked`` and ``ended`` (simulated seconds;
-            ``ended`` is ``None`` while pending), ``outcome`` (``"pending"``,
+            ``key``, ``args``, ``invoked``, ``started`` (when it got a slot,
+            ``None`` until then) and ``ended`` (simulated seconds; ``None``
+            while pending), ``outcome`` (``"pending"``,
             ``"ok"``, ``"failed"`` or ``"unknown"``), ``error`` (the error's
             name or ``""``) and ``result``.
         effects: one dict per applied state change, in the order applied,
@@ -215,6 +216,7 @@ class Service:
 
         try:
             await self._acquire()
+            call["started"] = self.sim.now
             error: Exception | None = None
             result: Any = None
             try:
@@ -314,6 +316,7 @@ class Service:
             "key": key,
             "args": args,
             "invoked": self.sim.now,
+            "started": None,
             "ended": None,
             "outcome": "pending",
             "error": "",
