@@ -38,9 +38,11 @@ stops where it waits, frees its slot, and its history row becomes
 call applied nothing; cancelled during the response latency, its effects
 stand. That second case is how a timed-out attempt's work still lands.
 
-What a retry, a timeout or a replay does is up to the caller: the service
-sees each attempt as a fresh call. Services deduplicate only where their
-operation says so (an idempotency ``key``).
+The service sees every attempt as a fresh call. A retry calls again; a
+replay after a crash calls again only for the attempt the crash cut off,
+since a completed step returns its cached output without running its body.
+So a retried or replayed call whose first try landed lands twice, unless
+the operation deduplicates on an idempotency ``key``.
 """
 
 from __future__ import annotations
