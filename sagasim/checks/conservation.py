@@ -94,11 +94,13 @@ def conservation(
 
 def snapshot(services: Any) -> dict[str, int]:
     """The total per resource over ``services``: a Simulation (every
-    binding with a ``snapshot()`` method) or an iterable of services."""
+    binding with a ``snapshot()`` method) or an iterable of services. A
+    service bound under two names is counted once."""
     bindings = getattr(services, "bindings", None)
     found = bindings.values() if isinstance(bindings, Mapping) else services
+    unique = {id(service): service for service in found}
     totals: dict[str, int] = {}
-    for service in found:
+    for service in unique.values():
         take = getattr(service, "snapshot", None)
         if not callable(take):
             continue

@@ -173,9 +173,15 @@ class Ledger:
         self._keys: dict[str, Any] = {}
         self._charges: dict[str, int] = {}
         self._holds: dict[str, int] = {}
+        self._charged = 0
+        self._stock = 0
 
     def snapshot(self) -> dict[str, int]:
-        return {"money:USD": sum(self.balances.values())}
+        """Account balances plus what every effect's delta changed since."""
+        totals = {"money:USD": sum(self.balances.values()) + self._charged}
+        if self._stock:
+            totals["stock:x"] = self._stock
+        return totals
 
     async def debit(self, account: str, amount: int, key: str | None = None):
         return await self._call("debit", {"account": account, "amount": amount}, key)
@@ -269,6 +275,10 @@ class Ledger:
             if op == "correction":
                 entity = args["message"]
         resource = {"hold": "stock:x", "release": "stock:x"}.get(op, "money:USD")
+        if op in ("charge", "refund"):
+            self._charged += delta
+        elif op in ("hold", "release"):
+            self._stock += delta
         self.effects.append(
             {
                 "effect_id": len(self.effects) + 1,
