@@ -17,8 +17,13 @@ from sagasim.checks.ledger import Effect, EffectIndex, entity_name, instance_of
 
 __all__ = ["REPEAT_FORBIDDEN", "double_effects"]
 
-#: Effect kinds a step occurrence must apply at most once per entity.
+#: Effect kinds a step occurrence must apply at most once (per account for
+#: debits and credits, per charge for captures).
 REPEAT_FORBIDDEN = frozenset({"debit", "credit", "charge", "capture", "hold", "send"})
+
+# Kinds whose effect makes a new entity (a charge id, a hold id, a message
+# id): a repeat shows as another entity, so entities are not compared.
+_MAKES_ENTITY = frozenset({"charge", "hold", "send"})
 
 # What each kind of undo undoes.
 _UNDOES = {"refund": ("charge", "capture"), "release": ("hold",)}
@@ -33,12 +38,18 @@ def double_effects(
 
     - ``double_effect``: one occurrence of a step (the same instance, step
       and count, forward or rollback alike) applied two effects of a kind in
-      :data:`REPEAT_FORBIDDEN` to the same entity, from different calls
-      (``op_id``): a retry or replay repeated a non-idempotent request. A
-      step that debits one account twice on purpose is reported too; make
-      those two steps. Evidence: the first effect and the repeat.
-    - ``double_refund``: a charge was refunded more than once. Evidence:
-      the first refund and the repeat.
+      :data:`REPEAT_FORBIDDEN` at one service, from different calls
+      (``op_id``): a retry or replay repeated a non-idempotent request.
+      Debits and credits count per account and captures per charge; a
+      charge, hold or send makes a new charge, hold or message each time,
+      so any two from one step occurrence are a repeat. A step that debits
+      one account twice on purpose is reported too; make those two steps.
+      ``subject`` is the repeat's entity. Evidence: the first effect and the
+      repeat.
+    - ``double_refund``: a charge was refunded again after its refunds
+      reached the amount charged, so it was refunded more than once over
+      (partial refunds that add up to no more than the charge are fine).
+      Evidence: the first refund and the one that went beyond.
     - ``double_release``: a hold already released was released again.
       Evidence: the first release and the repeat.
     - ``orphan_refund`` / ``orphan_release``: a refund of a charge, or a
@@ -75,6 +86,7 @@ def _repeats(index: EffectIndex, calls: dict) -> list[tuple[int, Violation]]:
         if kind not in REPEAT_FORBIDDEN or not instance:
             continue
         service = effect.get("service", "")
+        entity = effect.get("entity", "")
         key = (
             service,
             instance,
@@ -82,7 +94,7 @@ def _repeats(index: EffectIndex, calls: dict) -> list[tuple[int, Violation]]:
             effect.get("count", 0),
             bool(effect.get("rollback")),
             kind,
-            effect.get("entity", ""),
+            "" if kind in _MAKES_ENTITY else entity,
         )
         original = first.setdefault(key, effect)
         if original is effect or original.get("op_id") == effect.get("op_id"):
@@ -97,16 +109,23 @@ def _repeats(index: EffectIndex, calls: dict) -> list[tuple[int, Violation]]:
                 Violation(
                     "double_effect",
                     instance,
-                    entity_name(service, key[6]),
-                    f"{step} applied {kind} of {effect.get('amount')} to "
-                    f"{key[6]} at {service} twice, in attempts "
-                    f"{original.get('attempt')} and {effect.get('attempt')}"
-                    f"{_heard(calls, original)}",
+                    entity_name(service, entity),
+                    f"{step} applied {kind} {_what(original, effect)} at "
+                    f"{service} twice, in attempts {original.get('attempt')} "
+                    f"and {effect.get('attempt')}{_heard(calls, original)}",
                     evidence(original.get("effect_id"), effect.get("effect_id")),
                 ),
             )
         )
     return found
+
+
+def _what(original: Effect, repeat: Effect) -> str:
+    amount = repeat.get("amount")
+    first, second = original.get("entity", ""), repeat.get("entity", "")
+    if first == second:
+        return f"of {amount} to {first}"
+    return f"of {amount} as {first} and again as {second}"
 
 
 def _heard(calls: dict, effect: Effect) -> str:
@@ -123,6 +142,7 @@ def _heard(calls: dict, effect: Effect) -> str:
 
 def _undos(index: EffectIndex) -> list[tuple[int, Violation]]:
     done: dict[tuple[str, str, str], Effect] = {}
+    undone_so_far: dict[tuple[str, str, str], int] = {}
     found = []
     for effect in index:
         kind = effect.get("kind")
@@ -154,11 +174,16 @@ def _undos(index: EffectIndex) -> list[tuple[int, Violation]]:
             )
             continue
 
-        earlier = done.setdefault((service, entity, kind), effect)
+        key = (service, entity, kind)
+        earlier = done.setdefault(key, effect)
+        total = undone_so_far.get(key, 0) + int(effect.get("amount") or 0)
+        undone_so_far[key] = total
+        if kind == "refund" and total <= int(undone.get("amount") or 0):
+            continue
         if earlier is not effect:
             message = (
-                f"{undone.get('kind')} {entity} at {service} was undone twice, "
-                f"by {kind}s {earlier.get('effect_id')} and "
+                f"{undone.get('kind')} {entity} at {service} was undone twice "
+                f"over, by {kind}s {earlier.get('effect_id')} and "
                 f"{effect.get('effect_id')}"
             )
             found.append(

@@ -120,8 +120,16 @@ def _message(
     )
     what = {
         "money_leak": f"account {entity} at {service} was not restored",
-        "charge_leak": f"charge {entity} at {service} was not refunded in full",
-        "hold_leak": f"hold {entity} at {service} was not released",
+        "charge_leak": (
+            f"charge {entity} at {service} was not refunded in full"
+            if net > 0
+            else f"charge {entity} at {service} was refunded more than it took"
+        ),
+        "hold_leak": (
+            f"hold {entity} at {service} was not released"
+            if net < 0
+            else f"hold {entity} at {service} was released more than it held"
+        ),
         "over_compensation": (
             f"{entity} at {service} was compensated for what {instance} never did"
         ),

@@ -50,6 +50,20 @@ def test_each_repeat_is_one_row():
     ]
 
 
+def test_a_charge_repeated_as_a_new_charge_is_reported():
+    """A retried charge makes another charge id; it is still a repeat, named
+    by the new charge."""
+    effects = [
+        effect(1, "charge", "ch_1", 30, service="PAY", step="fee", attempt=1),
+        effect(2, "charge", "ch_2", 30, service="PAY", step="fee", attempt=2),
+        effect(3, "charge", "ch_3", 30, service="PAY", step="tip", attempt=1),
+    ]
+
+    assert found(double_effects(effects)) == [
+        ("double_effect", "inst-1", "PAY:ch_2", (1, 2))
+    ]
+
+
 def test_effects_of_one_call_are_not_repeats():
     """Two effects that share an op_id came from one request."""
     effects = [
@@ -108,6 +122,31 @@ def charge_and_refunds(*refunds):
 def test_one_refund_of_a_charge_is_clean():
     """A charge refunded once."""
     assert found(double_effects(charge_and_refunds((2, 1)))) == []
+
+
+def test_partial_refunds_up_to_the_charge_are_clean():
+    """Two refunds adding up to the amount charged refund it once."""
+    effects = [
+        effect(1, "charge", "ch_1", 900, service="PAY"),
+        effect(2, "refund", "ch_1", -300, service="PAY", compensates=1),
+        effect(3, "refund", "ch_1", -600, service="PAY", compensates=1),
+    ]
+
+    assert found(double_effects(effects)) == []
+
+
+def test_a_refund_beyond_the_charge_after_partial_ones_is_reported():
+    """The refund that takes the total past the charge is the repeat."""
+    effects = [
+        effect(1, "charge", "ch_1", 900, service="PAY"),
+        effect(2, "refund", "ch_1", -300, service="PAY", compensates=1),
+        effect(3, "refund", "ch_1", -600, service="PAY", compensates=1),
+        effect(4, "refund", "ch_1", -900, service="PAY", compensates=1),
+    ]
+
+    assert found(double_effects(effects)) == [
+        ("double_refund", "inst-1", "PAY:ch_1", (2, 4))
+    ]
 
 
 def test_a_second_refund_of_a_charge_is_reported():
