@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -359,7 +360,23 @@ class StepRun:
         elif config.delay_fn is not None:
             self._dynamic_delay(error)
         else:
-            self._retry_after(config.retry_delay(attempts), error)
+            self._retry_after(self._delay(None), error)
+
+    def _delay(self, base: int | None) -> int:
+        record = self.record
+        config = self.config
+        if config.jitter == "none":
+            return config.retry_delay(record.attempts, base)
+        # One draw per attempt, seeded by where it is, so that a replay after
+        # a crash draws the same wait.
+        life = self.life
+        draw = random.Random(
+            f"{life.host.seed}:jitter:{life.instance.id}:{record.kind}:"
+            f"{record.name}:{record.count}:{record.attempts}"
+        ).random()
+        delay = config.retry_delay(record.attempts, base, draw, record.last_delay)
+        record.last_delay = delay
+        return delay
 
     def _retry_after(self, delay: int, error: BaseException) -> None:
         record = self.record
@@ -420,7 +437,7 @@ class StepRun:
             except DurationError as exc:
                 self._give_up(NonRetryableDelayError(f"dynamic delay: {exc}"))
                 return
-            self._retry_after(self.config.retry_delay(record.attempts, base), error)
+            self._retry_after(self._delay(base), error)
 
         try:
             value = self.config.delay_fn({"ctx": ctx, "error": error})

@@ -20,6 +20,7 @@ from sagasim.errors import WorkflowFatalError
 __all__ = [
     "BACKOFFS",
     "DEFAULT_CONFIG",
+    "JITTERS",
     "MAX_NAME_LENGTH",
     "StepConfig",
     "resolve_config",
@@ -29,9 +30,11 @@ __all__ = [
 BACKOFFS = ("constant", "linear", "exponential")
 MAX_NAME_LENGTH = 256
 
-_STEP_KEYS = frozenset({"retries", "timeout", "sensitive"})
-_ROLLBACK_KEYS = frozenset({"retries", "timeout"})
+_STEP_KEYS = frozenset({"retries", "timeout", "sensitive", "lab"})
+_ROLLBACK_KEYS = frozenset({"retries", "timeout", "lab"})
 _RETRY_KEYS = frozenset({"limit", "delay", "backoff"})
+_LAB_KEYS = frozenset({"jitter", "cap"})
+JITTERS = ("none", "full", "equal", "decorrelated")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -41,6 +44,10 @@ class StepConfig:
     ``limit`` counts retries, so a step makes at most ``limit + 1`` attempts.
     ``delay_fn``, when set, is a dynamic delay: it is called after each
     failure and its result is the base that backoff then scales.
+
+    ``jitter`` and ``cap_ms`` come from the config's ``lab`` key, a lab
+    extension that is *not* Cloudflare's behaviour (Cloudflare's backoff has
+    neither jitter nor a cap). Without it, delays are exactly Cloudflare's.
     """
 
     __slots__ = (
@@ -50,6 +57,8 @@ class StepConfig:
         "backoff",
         "timeout_ms",
         "sensitive",
+        "jitter",
+        "cap_ms",
         "_shown",
     )
 
@@ -62,6 +71,8 @@ class StepConfig:
         timeout_ms: int,
         sensitive: bool,
         shown: dict[str, Any],
+        jitter: str = "none",
+        cap_ms: int | None = None,
     ) -> None:
         self.limit = limit
         self.delay_ms = delay_ms
@@ -69,6 +80,8 @@ class StepConfig:
         self.backoff = backoff
         self.timeout_ms = timeout_ms
         self.sensitive = sensitive
+        self.jitter = jitter
+        self.cap_ms = cap_ms
         self._shown = shown
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,18 +89,47 @@ class StepConfig:
         defaults as the reference writes them. A fresh copy each call."""
         shown = dict(self._shown)
         shown["retries"] = dict(shown["retries"])
+        if "lab" in shown:
+            shown["lab"] = dict(shown["lab"])
         return shown
 
-    def retry_delay(self, attempts: int, base: int | None = None) -> int:
+    def retry_delay(
+        self,
+        attempts: int,
+        base: int | None = None,
+        draw: float | None = None,
+        previous: int | None = None,
+    ) -> int:
         """The wait in ms after the failure of attempt number ``attempts``:
-        ``base``, ``base * n`` or ``base * 2 ** (n - 1)`` by backoff."""
+        ``base``, ``base * n`` or ``base * 2 ** (n - 1)`` by backoff.
+
+        With the lab's ``cap`` the wait is at most the cap; with its
+        ``jitter``, ``draw`` (uniform in [0, 1)) spreads it: ``full`` is
+        ``U(0, v)``, ``equal`` is ``v/2 + U(0, v/2)``, and ``decorrelated``
+        is ``min(cap, U(base, 3 * previous))``, ``previous`` starting at the
+        base, as in the published backoff-and-jitter simulation.
+        """
         if base is None:
             base = self.delay_ms
         if self.backoff == "constant":
-            return base
-        if self.backoff == "linear":
-            return base * attempts
-        return base * 2 ** (attempts - 1)
+            wait = base
+        elif self.backoff == "linear":
+            wait = base * attempts
+        else:
+            wait = base * 2 ** (attempts - 1)
+        cap = self.cap_ms
+        if cap is not None and wait > cap:
+            wait = cap
+        jitter = self.jitter
+        if jitter == "none" or draw is None:
+            return wait
+        if jitter == "full":
+            return round(draw * wait)
+        if jitter == "equal":
+            return round(wait / 2 + draw * wait / 2)
+        previous = base if previous is None else previous
+        spread = base + draw * (3 * previous - base)
+        return round(spread if cap is None else min(cap, spread))
 
 
 DEFAULT_CONFIG = StepConfig(
@@ -192,7 +234,37 @@ def resolve_config(config: object, *, name: str, rollback: bool = False) -> Step
         sensitive = True
         shown["sensitive"] = "output"
 
-    return StepConfig(limit, delay_ms, delay_fn, backoff, timeout_ms, sensitive, shown)
+    jitter = "none"
+    cap_ms = None
+    if "lab" in config:
+        lab = config["lab"]
+        if not isinstance(lab, Mapping):
+            raise fail(f"lab: expected a dict, got {lab!r}")
+        unknown = sorted(str(key) for key in lab if key not in _LAB_KEYS)
+        if unknown:
+            raise fail(f"lab: unknown key {unknown[0]!r}; allowed keys are cap, jitter")
+        jitter = lab.get("jitter", "none")
+        if jitter not in JITTERS:
+            raise fail(
+                f"lab.jitter must be one of {', '.join(JITTERS)}, got {jitter!r}"
+            )
+        if "cap" in lab:
+            cap_ms = _duration(lab["cap"], "lab.cap", fail)
+            if cap_ms == 0:
+                raise fail("lab.cap must be greater than 0")
+        shown["lab"] = dict(lab)
+
+    return StepConfig(
+        limit,
+        delay_ms,
+        delay_fn,
+        backoff,
+        timeout_ms,
+        sensitive,
+        shown,
+        jitter,
+        cap_ms,
+    )
 
 
 def _limit(value: object, fail: Callable[[str], Exception]) -> int | float:

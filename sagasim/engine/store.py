@@ -58,6 +58,7 @@ class StepRecord:
         "error",
         "result",
         "event_type",
+        "last_delay",
     )
 
     def __init__(
@@ -84,6 +85,7 @@ class StepRecord:
         self.error: BaseException | None = None
         self.result: Any = None
         self.event_type: str | None = None
+        self.last_delay: int | None = None
 
     @property
     def key(self) -> tuple[str, str, int]:
