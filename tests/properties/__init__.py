@@ -1,0 +1,1 @@
+"""Hypothesis property tests: random workflow shapes against a model."""
