@@ -68,7 +68,7 @@ def double_effects(
         The violations; evidence is effect ids, all of the service named in
         ``subject``. Rows are in apply order of the effect they report.
     """
-    index = EffectIndex(effects)
+    index = EffectIndex.of(effects)
     outcomes = {
         (call.get("service", ""), call.get("op_id")): call for call in history or ()
     }

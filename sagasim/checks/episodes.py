@@ -8,8 +8,10 @@ its own terminal failure and its own rollback.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -19,9 +21,11 @@ from sagasim.runtime.trace import COLUMNS as TRACE_COLUMNS
 
 __all__ = [
     "ENDS",
+    "ROLLBACK_EVENTS",
     "Outcome",
     "Row",
     "detail_of",
+    "few_collections",
     "normalize",
     "rolled_back",
     "rolled_back_ids",
@@ -30,6 +34,21 @@ __all__ = [
 
 #: The events that end an epoch of an instance.
 ENDS = frozenset({"WORKFLOW_SUCCESS", "WORKFLOW_FAILURE", "WORKFLOW_TERMINATED"})
+
+#: The engine's rollback events.
+ROLLBACK_EVENTS = frozenset(
+    {
+        "ROLLBACK_START",
+        "ROLLBACK_STEP_START",
+        "ROLLBACK_ATTEMPT_START",
+        "ROLLBACK_ATTEMPT_SUCCESS",
+        "ROLLBACK_ATTEMPT_FAILURE",
+        "ROLLBACK_STEP_SUCCESS",
+        "ROLLBACK_STEP_FAILURE",
+        "ROLLBACK_COMPLETE",
+        "ROLLBACK_FAILED",
+    }
+)
 
 _DEFAULTS: dict[str, Any] = {
     "time": 0.0,
@@ -41,6 +60,7 @@ _DEFAULTS: dict[str, Any] = {
     "detail": "",
 }
 _TEXT = ("instance", "event", "step", "error_name", "error_message")
+_NORMALIZED = "sagasim.checks.normalized"
 
 
 class Row(NamedTuple):
@@ -73,6 +93,8 @@ def normalize(trace: pd.DataFrame) -> pd.DataFrame:
     Raises:
         ValueError: when a required column is missing.
     """
+    if trace.attrs.get(_NORMALIZED) and list(trace.columns) == list(TRACE_COLUMNS):
+        return trace
     missing = [name for name in ("seq", "instance", "event") if name not in trace]
     if missing:
         raise ValueError(f"trace lacks the column(s) {', '.join(missing)}")
@@ -85,7 +107,9 @@ def normalize(trace: pd.DataFrame) -> pd.DataFrame:
     trace["detail"] = trace["detail"].fillna("")
     for name in ("seq", "count", "attempt"):
         trace[name] = trace[name].fillna(0).astype("int64")
-    return trace.sort_values("seq", kind="stable")[list(TRACE_COLUMNS)]
+    trace = trace.sort_values("seq", kind="stable")[list(TRACE_COLUMNS)]
+    trace.attrs[_NORMALIZED] = True
+    return trace
 
 
 def rows_by_instance(
@@ -103,10 +127,31 @@ def rows_by_instance(
         trace = trace[trace["instance"].isin(list(instances))]
     columns = [trace[name].tolist() for name in TRACE_COLUMNS]
     grouped: dict[str, list[Row]] = {}
-    for values in zip(*columns, strict=True):
-        row = Row(*values)
-        grouped.setdefault(row.instance, []).append(row)
+    make = Row._make
+    with few_collections():
+        for values in zip(*columns, strict=True):
+            row = make(values)
+            rows = grouped.get(row.instance)
+            if rows is None:
+                rows = grouped[row.instance] = []
+            rows.append(row)
     return grouped
+
+
+@contextmanager
+def few_collections() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many rows are built."""
+    # NOTE: building a million small tuples lets CPython's collector rescan
+    # the young ones over and over, which costs more than building them. The
+    # rows hold no reference cycles, so collection waits until they are
+    # built; the engine's run loop does the same.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def detail_of(row: Row) -> dict[str, Any]:
@@ -124,9 +169,9 @@ def detail_of(row: Row) -> dict[str, Any]:
 
 
 def rolled_back_ids(trace: pd.DataFrame) -> list[str]:
-    """The instances with at least one ``ROLLBACK_*`` row, in seq order."""
+    """The instances with at least one rollback row, in seq order."""
     trace = normalize(trace)
-    mask = trace["event"].str.startswith("ROLLBACK_")
+    mask = trace["event"].isin(ROLLBACK_EVENTS)
     return list(dict.fromkeys(trace.loc[mask, "instance"].tolist()))
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from sagasim.checks.episodes import rolled_back
+from sagasim.checks.episodes import Outcome, rolled_back
 from sagasim.checks.frame import Violation, evidence, frame
 from sagasim.checks.ledger import (
     Effect,
@@ -22,7 +22,7 @@ from sagasim.checks.ledger import (
     is_irreversible,
 )
 
-__all__ = ["irreversible"]
+__all__ = ["irreversible", "irreversible_of"]
 
 
 def irreversible(trace: pd.DataFrame, effects: Iterable[Effect]) -> pd.DataFrame:
@@ -45,8 +45,12 @@ def irreversible(trace: pd.DataFrame, effects: Iterable[Effect]) -> pd.DataFrame
     Returns:
         The violations, in apply order of the sends.
     """
-    outcomes = rolled_back(trace)
-    index = EffectIndex(effects)
+    return irreversible_of(rolled_back(trace), EffectIndex.of(effects))
+
+
+def irreversible_of(outcomes: dict[str, Outcome], index: EffectIndex) -> pd.DataFrame:
+    """:func:`irreversible` from the instances' outcomes and the indexed
+    effects."""
     by_target: dict[tuple[str, int], list[Effect]] = {}
     by_step: dict[tuple, list[Effect]] = {}
     for effect in index:

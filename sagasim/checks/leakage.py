@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from sagasim.checks.episodes import rolled_back
+from sagasim.checks.episodes import Outcome, rolled_back
 from sagasim.checks.frame import Violation, evidence, frame
 from sagasim.checks.ledger import (
     Effect,
@@ -23,7 +23,7 @@ from sagasim.checks.ledger import (
     is_irreversible,
 )
 
-__all__ = ["leaks"]
+__all__ = ["leaks", "leaks_of"]
 
 _CHECKS = {
     "debit": "money_leak",
@@ -65,8 +65,11 @@ def leaks(trace: pd.DataFrame, effects: Iterable[Effect]) -> pd.DataFrame:
     Returns:
         The violations, in apply order of each group's first effect.
     """
-    outcomes = rolled_back(trace)
-    index = EffectIndex(effects)
+    return leaks_of(rolled_back(trace), EffectIndex.of(effects))
+
+
+def leaks_of(outcomes: dict[str, Outcome], index: EffectIndex) -> pd.DataFrame:
+    """:func:`leaks` from the instances' outcomes and the indexed effects."""
     groups: dict[tuple[str, str, str], list[Effect]] = {}
     for effect in index:
         instance = instance_of(effect)

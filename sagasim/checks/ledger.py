@@ -67,6 +67,14 @@ class EffectIndex:
             key = (e.get("service", ""), e.get("entity", ""), e.get("kind", ""))
             self._first[key] = e
 
+    @classmethod
+    def of(cls, effects: Iterable[Effect] | EffectIndex) -> EffectIndex:
+        """``effects`` indexed; an index is returned as it is."""
+        return effects if isinstance(effects, EffectIndex) else cls(effects)
+
+    def __len__(self) -> int:
+        return len(self.effects)
+
     def __iter__(self):
         return iter(self.effects)
 

@@ -45,7 +45,7 @@ def compensation_before_effect(
     Returns:
         The violations, in apply order of the late effects.
     """
-    index = EffectIndex(effects)
+    index = EffectIndex.of(effects)
     restarts = _restarts(trace) if trace is not None else {}
     first_undo: dict[tuple[str, int, str, str], Effect] = {}
     violations = []

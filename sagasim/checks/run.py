@@ -9,9 +9,11 @@ import pandas as pd
 
 from sagasim.checks.conservation import conservation, snapshot
 from sagasim.checks.duplicates import double_effects
+from sagasim.checks.episodes import few_collections, normalize, rolled_back
 from sagasim.checks.frame import concat
-from sagasim.checks.irreversibility import irreversible
-from sagasim.checks.leakage import leaks
+from sagasim.checks.irreversibility import irreversible_of
+from sagasim.checks.leakage import leaks_of
+from sagasim.checks.ledger import EffectIndex
 from sagasim.checks.ordering import rollback_ordering
 from sagasim.checks.overtaking import compensation_before_effect
 
@@ -36,18 +38,20 @@ def check_run(
     :func:`conservation`. Empty, with the violation columns, when the run is
     clean.
     """
-    effects = list(effects)
-    history = list(history)
-    results = [
-        rollback_ordering(trace, on_rollback_failure=on_rollback_failure),
-        double_effects(effects, history),
-        leaks(trace, effects),
-        irreversible(trace, effects),
-        compensation_before_effect(effects, trace),
-    ]
-    if opening is not None and closing is not None:
-        results.append(conservation(opening, closing, effects=effects, pool=pool))
-    return concat(results)
+    with few_collections():
+        trace = normalize(trace)
+        index = EffectIndex.of(effects)
+        outcomes = rolled_back(trace)
+        results = [
+            rollback_ordering(trace, on_rollback_failure=on_rollback_failure),
+            double_effects(index, history),
+            leaks_of(outcomes, index),
+            irreversible_of(outcomes, index),
+            compensation_before_effect(index, trace),
+        ]
+        if opening is not None and closing is not None:
+            results.append(conservation(opening, closing, effects=index, pool=pool))
+        return concat(results)
 
 
 def run_checks(
