@@ -12,8 +12,21 @@ saved runs too::
     violations = checks.run_checks(sim, opening=opening)
 
 The trace says what the engine did; the ledgers say what the world saw.
-Ordering checks read the trace alone; business checks read the ledgers,
-and the trace for which instances rolled back.
+
+- :func:`rollback_ordering` (the trace alone): handlers run newest start
+  first, once each, one at a time, only after a terminal failure.
+- :func:`conservation` (opening and closing totals): nothing created or
+  destroyed.
+- :func:`double_effects` (the ledgers): requests applied twice, refunds and
+  releases of nothing or of what was already undone.
+- :func:`leaks` (the ledgers, and the trace for who rolled back): forward
+  effects a rollback left in place, and compensations of nothing.
+- :func:`irreversible` (likewise): sends a rollback could only correct.
+- :func:`compensation_before_effect` (the ledgers): undos that landed
+  before what they undo.
+
+Evidence is trace ``seq`` numbers for the ordering checks and effect ids
+(of the service named in ``subject``) for the others.
 """
 
 from sagasim.checks.conservation import conservation, snapshot

@@ -133,9 +133,11 @@ def _message(
             if net < 0
             else f"hold {entity} at {service} was released more than it held"
         ),
-        "over_compensation": (
-            f"{entity} at {service} was compensated for what {instance} never did"
-        ),
     }.get(check, f"{entity} at {service} was not restored")
     resource = group[0].get("resource") or "its resource"
+    if check == "over_compensation":
+        return (
+            f"the rollback of {instance} changed {entity} at {service}, which "
+            f"{instance} never changed ({done}): {net:+d} {resource}"
+        )
     return f"{what} after {instance} rolled back ({done}): {net:+d} {resource}"

@@ -1,7 +1,7 @@
 """Compensations that reach a service before the effect they undo."""
 
 import sagasim
-from sagasim.checks import compensation_before_effect, leaks
+from sagasim.checks import compensation_before_effect, leaks, run_checks
 
 from .conftest import Ledger, Trace, effect, found
 
@@ -113,6 +113,9 @@ def test_a_rollback_racing_its_step_is_overtaken_by_the_debit():
     assert found(compensation_before_effect(bank.effects, sim.trace)) == [
         ("compensation_before_effect", "inst-1", "BANK:alice", (1, 2))
     ]
+    assert found(run_checks(sim)) == [
+        ("compensation_before_effect", "inst-1", "BANK:alice", (1, 2))
+    ]
 
 
 def test_a_rollback_that_drains_its_steps_first_is_clean():
@@ -121,7 +124,7 @@ def test_a_rollback_that_drains_its_steps_first_is_clean():
 
     assert [e["kind"] for e in bank.effects] == ["debit", "credit"]
     assert found(compensation_before_effect(bank.effects, sim.trace)) == []
-    assert found(leaks(sim.trace, bank.effects)) == []
+    assert found(run_checks(sim)) == []
 
 
 def test_a_cancelled_step_whose_handler_credits_anyway_over_compensates():
