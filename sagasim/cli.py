@@ -1,13 +1,20 @@
 """The ``sagasim`` command line.
 
 ``sagasim run SCENARIO [-o OUTDIR] [--seed N]`` loads and validates a
-scenario file, simulates it, prints a summary, and writes the run's trace
-(and the banks' ledger) as CSV into OUTDIR, ``runs/<scenario stem>`` by
-default.
+scenario file, simulates it, prints a summary (statuses, steps, attempts
+and rollbacks, the fault report, the violations the checks found, the
+conserved totals before and after), and writes the run's tables as CSV into
+OUTDIR, ``runs/<scenario stem>`` by default: ``trace.csv``,
+``effects.csv``, ``history.csv``, ``violations.csv`` and ``faults.csv``.
+The files are written to temporary names first and renamed into place only
+once all are written, so a failed run leaves the folder as it was.
 
 Exit status: 0 when the run completed (whatever happened to its instances),
 2 for a bad argument or scenario file, 1 when the output cannot be written.
 Every error is one line on stderr, ``sagasim: error: ...``.
+
+``sagasim sweep`` is defined by :mod:`sagasim.sweeps.cli` and only wired in
+here.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -28,9 +35,11 @@ from tqdm import tqdm
 from sagasim.durations import format_ms
 from sagasim.scenarios import ScenarioError, ScenarioRun, build, load_scenario
 
-__all__ = ["main"]
+__all__ = ["OUTPUTS", "main", "print_summary", "write_outputs"]
 
 PROG = "sagasim"
+OUTPUTS = ("trace", "effects", "history", "violations", "faults")
+VIOLATION_ROWS = 5
 
 
 class UsageError(Exception):
@@ -66,7 +75,10 @@ def make_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="simulate a scenario file and summarise the run",
-        description="Simulate a scenario file, print a summary, write the trace.",
+        description=(
+            "Simulate a scenario file, print a summary, write the trace, the "
+            "services' effects and history, the violations and the fault report."
+        ),
     )
     run.add_argument("scenario", metavar="SCENARIO", help="a scenario TOML file")
     run.add_argument(
@@ -74,7 +86,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--outdir",
         metavar="OUTDIR",
         type=Path,
-        help="where to write trace.csv and ledger.csv (default: runs/<scenario stem>)",
+        help="where to write the CSV files (default: runs/<scenario stem>)",
     )
     run.add_argument(
         "--seed",
@@ -82,6 +94,10 @@ def make_parser() -> argparse.ArgumentParser:
         type=_seed,
         help="override the scenario's seed",
     )
+
+    from sagasim.sweeps import cli as sweep_cli
+
+    sweep_cli.register(commands)
     return parser
 
 
@@ -97,6 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
 
+    if args.command == "sweep":
+        from sagasim.sweeps import cli as sweep_cli
+
+        return sweep_cli.main(args)
+    return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``sagasim run`` with parsed ``args``; returns the exit status."""
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
@@ -114,20 +139,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as bar:
         scenario_run.run(progress=bar.update)
 
-    trace = scenario_run.sim.trace
-    ledger = _ledger_frame(scenario_run)
-    trace_path = outdir / "trace.csv"
-    ledger_path = outdir / "ledger.csv"
+    tables = {
+        "trace": scenario_run.sim.trace,
+        "effects": scenario_run.effects(),
+        "history": scenario_run.history(),
+        "violations": scenario_run.violations(),
+        "faults": scenario_run.fault_report(),
+    }
     try:
-        _write_csv(trace, trace_path)
-        _write_csv(ledger, ledger_path)
+        paths = write_outputs(tables, outdir)
     except OSError as exc:
         return _error(f"cannot write {exc.filename or outdir}: {exc.strerror}", 1)
 
     try:
-        print_summary(scenario_run, trace, sys.stdout)
-        print(f"trace: {trace_path} ({len(trace):,} rows)")
-        print(f"ledger: {ledger_path} ({len(ledger):,} effects)")
+        print_summary(scenario_run, tables, sys.stdout)
+        print("files")
+        for name, path in paths.items():
+            print(f"  {path} ({_rows(len(tables[name]))})")
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (`sagasim run ... | head`): stop quietly, and
@@ -143,35 +171,47 @@ def _error(message: str, status: int) -> int:
     return status
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` via a temporary file and a rename.
+def write_outputs(tables: dict[str, pd.DataFrame], outdir: Path) -> dict[str, Path]:
+    """Write each table to ``outdir/<name>.csv``; return the paths by name.
 
-    A reader never sees a half-written file: either the old file or the new.
+    Every table is first written to a temporary file in ``outdir``; only
+    when all are written are they renamed into place, so on an error no
+    file of the run is left half-written and the old files stay.
+
+    Raises:
+        OSError: ``outdir`` cannot be made or a file cannot be written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    outdir.mkdir(parents=True, exist_ok=True)
+    mode = 0o666 & ~_umask()
+    written: list[tuple[str, Path]] = []
     try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
+        for name, frame in tables.items():
+            fd, tmp = tempfile.mkstemp(dir=outdir, prefix=f".{name}.", suffix=".tmp")
+            os.close(fd)
+            written.append((tmp, outdir / f"{name}.csv"))
+            frame.to_csv(tmp, index=False)
+            os.chmod(tmp, mode)
+        for tmp, path in written:
+            os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        for tmp, _ in written:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
+    return {name: outdir / f"{name}.csv" for name in tables}
 
 
-def _ledger_frame(scenario_run: ScenarioRun) -> pd.DataFrame:
-    rows = [
-        {"bank": name, **entry}
-        for name, bank in scenario_run.banks.items()
-        for entry in bank.ledger
-    ]
-    columns = ["bank", "time", "op", "account", "amount", "ref", "instance"]
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.sort_values(["time", "bank"], kind="stable", ignore_index=True)
+def _umask() -> int:
+    # NOTE: the only portable way to read the umask is to set it and put it
+    # back; mkstemp makes files 0600, and CSV files should be as open as any.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
-def print_summary(scenario_run: ScenarioRun, trace: pd.DataFrame, out: TextIO) -> None:
+def print_summary(
+    scenario_run: ScenarioRun, tables: dict[str, pd.DataFrame], out: TextIO
+) -> None:
     """Write the human summary of a finished run to ``out``."""
     scenario = scenario_run.scenario
     sim = scenario_run.sim
@@ -180,15 +220,23 @@ def print_summary(scenario_run: ScenarioRun, trace: pd.DataFrame, out: TextIO) -
     def say(line: str = "") -> None:
         print(line, file=out)
 
-    if spec.arrival_interval_ms:
-        arrivals = f"one every {format_ms(spec.arrival_interval_ms)}"
+    arrival = spec.arrival
+    if arrival.process == "times":
+        arrivals = "at listed times"
+    elif arrival.process == "poisson":
+        arrivals = f"poisson arrivals every {format_ms(arrival.interval_ms)} on average"
+    elif arrival.interval_ms:
+        arrivals = f"one every {format_ms(arrival.interval_ms)}"
     else:
         arrivals = "all at once"
+    workflow = scenario.workflow_ref or scenario_run.workflow.workflow_name()
     say(
-        f"{scenario.name}: {spec.instances:,} transfers, {arrivals}, "
+        f"{scenario.name}: {spec.instances:,} instances of {workflow}, {arrivals}, "
         f"seed {scenario_run.seed}"
     )
-    say(f"simulated time: {sim.now:.3f}s")
+    if scenario.description:
+        say(f"  {scenario.description}")
+    say(f"simulated time: {_clock(sim.now)}")
     say()
 
     statuses = Counter(inst.status()["status"] for inst in sim.instances)
@@ -197,10 +245,25 @@ def print_summary(scenario_run: ScenarioRun, trace: pd.DataFrame, out: TextIO) -
         say(f"  {status:<12}{count:>8,}")
     say()
 
+    _say_counts(tables["trace"], say)
+    _say_events(scenario_run, say)
+    _say_rollback_order(scenario_run, say)
+    say()
+    _say_faults(tables["faults"], say)
+    say()
+    _say_violations(tables["violations"], say)
+    say()
+    _say_totals(scenario_run, say)
+    say()
+
+
+def _say_counts(trace: pd.DataFrame, say: Callable[[str], None]) -> None:
     events = Counter(trace["event"])
+    cancelled = events["STEP_CANCELLED"]
     say(
         f"steps      {events['STEP_START']:,} started, "
         f"{events['STEP_SUCCESS']:,} succeeded, {events['STEP_FAILURE']:,} failed"
+        + (f", {cancelled:,} cancelled" if cancelled else "")
     )
     say(
         f"attempts   {events['ATTEMPT_START']:,} started, "
@@ -214,12 +277,14 @@ def print_summary(scenario_run: ScenarioRun, trace: pd.DataFrame, out: TextIO) -
         f"{events['ROLLBACK_STEP_SUCCESS']:,} succeeded, "
         f"{events['ROLLBACK_STEP_FAILURE']:,} failed"
     )
-    _say_rollback_order(scenario_run, say)
-    say()
-    _say_money(scenario_run, say)
+    if events["ENGINE_CRASH"]:
+        say(
+            f"engine     {events['ENGINE_CRASH']:,} crashes, "
+            f"{events['ENGINE_REPLAY']:,} replays"
+        )
 
 
-def _say_rollback_order(scenario_run: ScenarioRun, say) -> None:
+def _say_rollback_order(scenario_run: ScenarioRun, say: Callable[[str], None]) -> None:
     failed = next((inst for inst in scenario_run.sim.instances if inst.rollbacks), None)
     if failed is None:
         return
@@ -235,25 +300,101 @@ def _say_rollback_order(scenario_run: ScenarioRun, say) -> None:
         step = f"{record['step']}#{record['count']}"
         note = "  (no output)" if record["output_undefined"] else ""
         say(
-            f"  {number}. {step:<{width}}  {record['start']:.3f}s -> "
-            f"{record['end']:.3f}s  {record['status']}{note}"
+            f"  {number}. {step:<{width}}  {_clock(record['start'])} -> "
+            f"{_clock(record['end'])}  {record['status']}{note}"
         )
 
 
-def _say_money(scenario_run: ScenarioRun, say) -> None:
+def _say_events(scenario_run: ScenarioRun, say: Callable[[str], None]) -> None:
+    if not scenario_run.scenario.events:
+        return
+    deliveries = scenario_run.deliveries
+    delivered = sum(1 for d in deliveries if d["delivered"])
+    late = len(deliveries) - delivered
+    instances = len({d["instance"] for d in deliveries})
+    say(
+        f"events     {len(scenario_run.scenario.events):,} scheduled for "
+        f"{instances:,} instances: {delivered:,} delivered"
+        + (f", {late:,} not (the instance had finished)" if late else "")
+    )
+
+
+def _say_faults(report: pd.DataFrame, say: Callable[[str], None]) -> None:
+    if report.empty:
+        say("faults: none armed")
+        return
+    say(f"faults: {len(report)} armed, {int(report['fired'].sum()):,} fired")
+    targets = [
+        str(t) + (f" [{lb}]" if lb else "")
+        for t, lb in zip(report["target"], report["label"], strict=True)
+    ]
+    kind_width = max(len(str(kind)) for kind in report["kind"])
+    target_width = max(len(t) for t in targets)
+    for index, kind, target, fired in zip(
+        report["fault"], report["kind"], targets, report["fired"], strict=True
+    ):
+        say(
+            f"  {index:>2}  {kind:<{kind_width}}  {target:<{target_width}}"
+            f"  {int(fired):>6,} fired"
+        )
+
+
+def _say_violations(violations: pd.DataFrame, say: Callable[[str], None]) -> None:
+    if violations.empty:
+        say("violations: none")
+        return
+    counts = Counter(violations["check"])
+    say(f"violations: {len(violations):,}")
+    width = max(len(check) for check in counts)
+    for check, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        say(f"  {check:<{width}}  {count:>6,}")
+    say(f"first {min(VIOLATION_ROWS, len(violations))}:")
+    for row in violations.head(VIOLATION_ROWS).itertuples(index=False):
+        who = f"{row.instance} " if row.instance else ""
+        say(f"  {row.check}: {who}{row.subject}: {row.message}")
+
+
+def _say_totals(scenario_run: ScenarioRun, say: Callable[[str], None]) -> None:
     opening = scenario_run.opening
     closing = scenario_run.closing()
-    before = sum(opening.values())
-    after = sum(closing.values())
-    rows = [(name, opening[name], closing[name]) for name in opening]
-    rows.append(("all banks", before, after))
-    rows.append(("in flight", 0, before - after))
-    width = max(len(name) for name, _, _ in rows)
+    rows = []
+    for service, totals in opening.items():
+        for resource, before in totals.items():
+            after = closing[service].get(resource, 0)
+            rows.append((resource, before, after))
+    if not rows:
+        say("conserved totals: the services hold nothing that is counted")
+        return
+    pools = scenario_run.conserved()
+    by_resource = {resource: (before, after) for resource, before, after in rows}
+    pool_rows = []
+    for pool, members in pools.items():
+        before = sum(by_resource[m][0] for m in members if m in by_resource)
+        after = sum(by_resource[m][1] for m in members if m in by_resource)
+        pool_rows.append((f"{pool} (conserved)", before, after))
 
-    say(f"money (cents){'before':>{width + 14 - 11}}{'after':>14}")
-    for name, then, now in rows:
-        say(f"  {name:<{width}}{then:>14,}{now:>14,}")
-    if before == after:
-        say("  the books balance: nothing is left in flight")
-    else:
-        say(f"  THE BOOKS DO NOT BALANCE: {before - after:,} cents unaccounted for")
+    width = max(len(name) for name, _, _ in rows + pool_rows)
+    say(f"{'totals':<{width + 2}}{'before':>14}{'after':>14}{'change':>12}")
+    for name, before, after in rows + pool_rows:
+        change = after - before
+        shown = f"{change:+,}" if change else "0"
+        say(f"  {name:<{width}}{before:>14,}{after:>14,}{shown:>12}")
+    for (_, before, after), pool in zip(pool_rows, pools, strict=True):
+        if before == after:
+            say(f"  {pool}: balanced, nothing created or lost")
+        else:
+            say(f"  {pool}: DOES NOT BALANCE, {after - before:+,} unaccounted for")
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
+def _clock(seconds: float) -> str:
+    """Simulated seconds as ``12.345s``; from a day on, as ``14d 05:03:00.468``."""
+    if seconds < 86_400:
+        return f"{seconds:.3f}s"
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, rest = divmod(rest, 60)
+    return f"{int(days)}d {int(hours):02}:{int(minutes):02}:{rest:06.3f}"

@@ -3,47 +3,119 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import random
 from pathlib import Path
 
 import pytest
 
 from sagasim.scenarios import (
-    AccountRef,
-    BankSpec,
-    Latency,
-    Retries,
+    Arrival,
     ScenarioError,
-    SimulationSpec,
-    TransferSpec,
+    Transfer,
+    WorkflowSpec,
     load_scenario,
 )
+from sagasim.scenarios.templates import Condition, Template
 
 REPO = Path(__file__).resolve().parent.parent
 
 VALID = """\
+description = "a shop"
+
 [simulation]
 seed = 3
 instances = 10
-arrival_interval = 250
+arrival = { process = "fixed", interval = 250 }
 max_concurrent = 4
+inflight = "drain"
+on_rollback_failure = "continue"
 
-[[banks]]
-name = "north"
+[[services]]
+name = "stock"
+kind = "inventory"
 latency = 50
-accounts = { alice = 10_000 }
+stock = { widget = 100 }
+idempotent_release = true
 
-[[banks]]
-name = "south"
+[[services]]
+name = "cards"
+kind = "payments"
 latency = { min = 10, max = 30 }
-accounts = { bob = 0 }
-outages = [[1, 2.5]]
+response_latency = "5 ms"
+capacity = 8
+outages = [[1, 2.5], ["1 minute", inf]]
+error_rate = 0.1
+strict = true
+currency = "eur"
 
-[transfer]
-amount = 1_000
-from = { bank = "north", account = "alice" }
-to = { bank = "south", account = "bob" }
-retries = { limit = 2, delay = "500 ms", backoff = "constant" }
-timeout = "5 seconds"
+[[services]]
+name = "mail"
+kind = "mailer"
+latency = { median = 40, sigma = 0.5 }
+
+[payload]
+customer = "cust-{instance}"
+qty = { min = 1, max = 3 }
+price = { choice = [100, 200], weights = [3, 1] }
+vip = { chance = 0.25 }
+address = { value = { city = "Oslo" } }
+
+[workflow]
+name = "order"
+config.retries = { limit = 2, delay = "500 ms", backoff = "constant" }
+config.timeout = "5 seconds"
+rollback_config = { retries = { limit = 9, delay = 100 } }
+
+[[workflow.steps]]
+name = "reserve"
+  [[workflow.steps.parallel]]
+  name = "hold"
+  call = "stock.hold"
+  args = { sku = "widget", qty = "{payload.qty}" }
+  key = "{instance}:hold"
+  compensation.call = "stock.release"
+  compensation.args = { hold = "{key}" }
+  compensation.when = "true"
+  compensation.ignore_errors = ["UnknownHold"]
+
+  [[workflow.steps.parallel]]
+  name = "charge"
+  call = "cards.charge"
+  args = { customer = "{payload.customer}", amount = "{payload.price}" }
+  key = "{instance}:charge"
+  config = { retries = { limit = 4 } }
+  compensation.call = "cards.refund"
+  compensation.args = { charge = "{output}" }
+  compensation.config = { timeout = 900 }
+
+[[workflow.steps]]
+name = "wait"
+wait_for_event = { type = "go", timeout = "1 hour", on_timeout = "continue" }
+
+[[workflow.steps]]
+name = "nap"
+when = "{steps.wait} == null and not {payload.vip}"
+sleep = "2 days"
+
+[[workflow.steps]]
+name = "confirm"
+call = "mail.send"
+args = { to = "{payload.customer}", subject = "order {steps.charge}" }
+
+[[events]]
+instance = "inst-1?"
+at = "30 minutes"
+type = "go"
+payload = { by = "{instance}" }
+
+[[faults]]
+kind = "lose_output"
+step = "charge"
+probability = 0.5
+
+[checks]
+conserved = { goods = ["stock:widget"] }
 """
 
 
@@ -58,324 +130,737 @@ def edited(old: str, new: str) -> str:
     return VALID.replace(old, new, 1)
 
 
-def test_valid_file_loads_into_frozen_dataclasses(tmp_path):
-    """Every field of a valid file lands in the dataclasses, in units."""
-    scenario = load_scenario(write(tmp_path, VALID))
+def test_a_valid_file_loads_into_its_spec(tmp_path):
+    """Every section of the format lands in the frozen spec, checked."""
+    path = write(tmp_path, VALID, "shop.toml")
 
-    assert scenario.name == "x"
-    assert scenario.path == tmp_path / "x.toml"
-    assert scenario.simulation == SimulationSpec(
-        seed=3, instances=10, arrival_interval_ms=250, max_concurrent=4
+    scenario = load_scenario(path)
+
+    assert (path, "shop", "a shop") == (
+        scenario.path,
+        scenario.name,
+        scenario.description,
     )
-    assert scenario.banks == (
-        BankSpec("north", Latency(50, 50), {"alice": 10_000}, ()),
-        BankSpec("south", Latency(10, 30), {"bob": 0}, ((1.0, 2.5),)),
+    sim = scenario.simulation
+    assert (3, 10, Arrival("fixed", 250), 4, "drain", "continue") == (
+        sim.seed,
+        sim.instances,
+        sim.arrival,
+        sim.max_concurrent,
+        sim.inflight,
+        sim.on_rollback_failure,
     )
-    assert scenario.transfer == TransferSpec(
-        amount_min=1_000,
-        amount_max=1_000,
-        source=AccountRef("north", "alice"),
-        destination=AccountRef("south", "bob"),
-        retries=Retries(limit=2, delay_ms=500, backoff="constant"),
-        timeout_ms=5_000,
-    )
+    assert ["stock", "cards", "mail"] == [s.name for s in scenario.services]
     assert {
-        "retries": {"limit": 2, "delay": 500, "backoff": "constant"},
-        "timeout": 5_000,
-    } == scenario.transfer.step_config()
+        "latency": {"min": 10, "max": 30},
+        "response_latency": 5,
+        "capacity": 8,
+        "outages": ((1.0, 2.5), (60.0, math.inf)),
+        "error_rate": 0.1,
+        "strict": True,
+        "currency": "eur",
+    } == dict(scenario.service("cards").options)
+    assert ["customer", "qty", "price", "vip", "address"] == [
+        f.name for f in scenario.payload
+    ]
+    assert {"goods": ("stock:widget",)} == dict(scenario.conserved)
+    assert 1 == len(scenario.faults)
 
 
-def test_scenario_cannot_be_modified(tmp_path):
-    """A loaded scenario is frozen, accounts included."""
+def test_the_declarative_saga_is_checked_into_step_specs(tmp_path):
+    """Groups, waits, sleeps, conditions, configs and compensations are kept."""
+    workflow = load_scenario(write(tmp_path, VALID)).workflow
+
+    assert isinstance(workflow, WorkflowSpec)
+    assert "order" == workflow.name
+    assert [("reserve", "parallel"), ("wait", "wait"), ("nap", "sleep")] + [
+        ("confirm", "call")
+    ] == [(step.name, step.kind) for step in workflow.steps]
+
+    hold, charge = workflow.steps[0].branches
+    # An inventory cannot look holds up by key; payments can find charges.
+    assert ("stock", "hold", False) == (hold.call.service, hold.call.op, hold.find)
+    assert isinstance(hold.call.key, Template)
+    assert ("UnknownHold",) == hold.compensation.ignore_errors
+    assert True is charge.find
+    assert {
+        "retries": {"limit": 4, "delay": 500, "backoff": "constant"},
+        "timeout": 5000,
+    } == dict(charge.config)
+    assert {"retries": {"limit": 9, "delay": 100}, "timeout": 900} == dict(
+        charge.compensation.config
+    )
+
+    wait, nap = workflow.steps[1], workflow.steps[2]
+    assert ("go", 3_600_000, "continue") == (
+        wait.event_type,
+        wait.timeout_ms,
+        wait.on_timeout,
+    )
+    assert isinstance(nap.when, Condition)
+    assert 2 * 86_400_000 == nap.sleep_ms
+
+
+def test_defaults_fill_in_what_a_file_leaves_out(tmp_path):
+    """Seed 0, all at once, 50,000 at a time, cancel and halt, no faults."""
+    path = write(
+        tmp_path,
+        """
+[simulation]
+instances = 1
+[[services]]
+name = "m"
+kind = "mailer"
+[workflow]
+[[workflow.steps]]
+name = "send"
+call = "m.send"
+args = { to = "a", subject = "b" }
+""",
+        "tiny.toml",
+    )
+
+    scenario = load_scenario(path)
+
+    sim = scenario.simulation
+    assert (0, Arrival("fixed", 0), 50_000, "cancel", "halt") == (
+        sim.seed,
+        sim.arrival,
+        sim.max_concurrent,
+        sim.inflight,
+        sim.on_rollback_failure,
+    )
+    assert ("tiny", None, None, False) == (
+        scenario.workflow.name,
+        scenario.workflow.steps[0].config,
+        scenario.workflow.steps[0].compensation,
+        scenario.workflow.steps[0].find,
+    )
+    assert (0, (), ()) == (len(scenario.faults), scenario.events, scenario.payload)
+
+
+def test_arrivals_fixed_poisson_and_listed():
+    """Fixed steps from 0; Poisson draws exponential gaps; a list is kept."""
+    assert [0, 250, 500] == list(Arrival("fixed", 250).times(3, random.Random(0)))
+    rng = random.Random(1)
+    gaps = [round(rng.expovariate(1 / 100)) for _ in range(3)]
+    poisson = list(Arrival("poisson", 100).times(3, random.Random(1)))
+    assert [gaps[0], gaps[0] + gaps[1], sum(gaps)] == poisson
+    assert [0, 1500] == list(Arrival("times", times_ms=(0, 1500)).times(2, None))
+
+
+def test_a_list_of_arrival_times_sets_the_instance_count(tmp_path):
+    """arrival = [0, 1.5, "1 minute"]: three instances at those seconds."""
+    text = edited(
+        'instances = 10\narrival = { process = "fixed", interval = 250 }',
+        'arrival = [0, 1.5, "1 minute"]',
+    ).replace('instance = "inst-1?"', 'instance = "inst-*"')
+
+    simulation = load_scenario(write(tmp_path, text)).simulation
+
+    assert (3, Arrival("times", times_ms=(0, 1500, 60_000))) == (
+        simulation.instances,
+        simulation.arrival,
+    )
+
+
+def test_a_python_workflow_class_is_imported(tmp_path):
+    """workflow = "module:Class" names a Workflow subclass, kept as it is."""
+    path = write(
+        tmp_path,
+        'workflow = "sagasim.scenarios.transfer:Transfer"\n'
+        "[simulation]\ninstances = 1\n",
+    )
+
+    scenario = load_scenario(path)
+
+    assert (Transfer, "sagasim.scenarios.transfer:Transfer") == (
+        scenario.workflow,
+        scenario.workflow_ref,
+    )
+
+
+def test_a_workflow_module_next_to_the_file_is_found(tmp_path):
+    """The scenario's folder is searched first, and only during the import."""
+    (tmp_path / "my_saga_module.py").write_text(
+        "import sagasim\n"
+        "class Hello(sagasim.Workflow):\n"
+        "    async def run(self, event, step):\n"
+        "        return 'hi'\n"
+    )
+    path = write(
+        tmp_path, 'workflow = "my_saga_module:Hello"\n[simulation]\ninstances = 1\n'
+    )
+
+    scenario = load_scenario(path)
+
+    assert "Hello" == scenario.workflow.__name__
+    import sys
+
+    assert str(tmp_path) not in sys.path
+
+
+def test_the_scenario_is_frozen(tmp_path):
+    """Specs are immutable once validated."""
     scenario = load_scenario(write(tmp_path, VALID))
 
     with pytest.raises(dataclasses.FrozenInstanceError):
-        scenario.simulation.instances = 5
+        scenario.simulation.seed = 9  # type: ignore[misc]
     with pytest.raises(TypeError):
-        scenario.banks[0].accounts["alice"] = 0
+        scenario.service("cards").options["strict"] = False  # type: ignore[index]
 
 
-def test_optional_fields_take_their_defaults(tmp_path):
-    """Seed, arrival interval, concurrency, latency, outages, retries, timeout."""
-    text = """\
-[simulation]
-instances = 1
-
-[[banks]]
-name = "only"
-accounts = { a = 5, b = 0 }
-
-[transfer]
-amount = { min = 1, max = 5 }
-from = { bank = "only", account = "a" }
-to = { bank = "only", account = "b" }
-"""
-    scenario = load_scenario(write(tmp_path, text))
-
-    assert SimulationSpec(0, 1, 0, 50_000) == scenario.simulation
-    assert BankSpec("only", Latency(0, 0), {"a": 5, "b": 0}, ()) == scenario.banks[0]
-    assert (1, 5) == (scenario.transfer.amount_min, scenario.transfer.amount_max)
-    assert scenario.transfer.retries is None
-    assert scenario.transfer.timeout_ms is None
-    assert scenario.transfer.step_config() is None
-
-
-def test_durations_accept_milliseconds_and_unit_strings(tmp_path):
-    """Durations are a number of milliseconds or "<n> <unit>"."""
-    text = edited("arrival_interval = 250", 'arrival_interval = "2 seconds"')
-    text = text.replace('delay = "500 ms"', "delay = 0")
-
-    scenario = load_scenario(write(tmp_path, text))
-
-    assert 2_000 == scenario.simulation.arrival_interval_ms
-    assert 0 == scenario.transfer.retries.delay_ms
-
-
-def test_retries_backoff_defaults_to_exponential(tmp_path):
-    """A retries table without backoff gets exponential, as the engine does."""
-    text = edited(', backoff = "constant"', "")
-
-    scenario = load_scenario(write(tmp_path, text))
-
-    assert Retries(limit=2, delay_ms=500, backoff="exponential") == (
-        scenario.transfer.retries
-    )
-
-
-def test_bundled_demo_scenario_is_valid():
-    """scenarios/bank_transfer.toml loads and has an outage at the second bank."""
-    scenario = load_scenario(REPO / "scenarios" / "bank_transfer.toml")
-
-    assert "bank_transfer" == scenario.name
-    assert ("north", "south") == tuple(bank.name for bank in scenario.banks)
-    assert () == scenario.bank("north").outages
-    assert ((15.0, 25.0),) == scenario.bank("south").outages
-    assert 400 == scenario.simulation.instances
-
-
-DURATION = 'a duration (milliseconds or "<n> <unit>")'
-
-ERRORS = [
-    pytest.param(
-        edited("instances = 10", 'instances = "ten"'),
-        'simulation.instances: expected a positive integer, got "ten"',
-        id="instances-string",
-    ),
-    pytest.param(
-        edited("instances = 10", "instances = 0"),
-        "simulation.instances: expected a positive integer, got 0",
-        id="instances-zero",
-    ),
-    pytest.param(
-        edited("instances = 10", "instances = true"),
-        "simulation.instances: expected a positive integer, got true",
-        id="instances-bool",
-    ),
-    pytest.param(
-        edited("instances = 10\n", ""),
-        "simulation.instances: missing, expected a positive integer",
-        id="instances-missing",
-    ),
-    pytest.param(
-        edited("seed = 3", "seed = -1"),
-        "simulation.seed: expected a non-negative integer, got -1",
-        id="seed-negative",
-    ),
-    pytest.param(
-        edited("max_concurrent = 4", "max_concurrent = 2.5"),
-        "simulation.max_concurrent: expected a positive integer, got 2.5",
-        id="max-concurrent-float",
-    ),
-    pytest.param(
-        edited("arrival_interval = 250", 'arrival_interval = "10 parsecs"'),
-        f'simulation.arrival_interval: expected {DURATION}, got "10 parsecs"',
-        id="duration-unknown-unit",
-    ),
-    pytest.param(
-        edited("arrival_interval = 250", "arrival_interval = -250"),
-        f"simulation.arrival_interval: expected {DURATION}, got -250",
-        id="duration-negative",
-    ),
-    pytest.param(
-        edited("seed = 3", "sede = 3"),
-        "simulation.sede: unknown field, expected one of "
-        "seed, instances, arrival_interval, max_concurrent",
-        id="unknown-simulation-field",
-    ),
-    pytest.param(
-        VALID + "\n[extra]\nx = 1\n",
-        "extra: unknown field, expected one of simulation, banks, transfer",
-        id="unknown-table",
-    ),
-    pytest.param(
-        VALID[: VALID.index("[transfer]")],
-        "transfer: missing, expected a [transfer] table",
-        id="transfer-missing",
-    ),
-    pytest.param(
-        "simulation = 5\n" + VALID[VALID.index("[[banks]]") :],
-        "simulation: expected a table, got 5",
-        id="simulation-not-table",
-    ),
-    pytest.param(
-        VALID[: VALID.index("[[banks]]")] + VALID[VALID.index("[transfer]") :],
-        "banks: missing, expected an array of [[banks]]",
-        id="banks-missing",
-    ),
-    pytest.param(
-        edited('name = "south"', 'name = "north"'),
-        'banks[1].name: expected a name not used by banks[0], got "north"',
-        id="bank-name-duplicate",
-    ),
-    pytest.param(
-        edited('name = "north"\n', ""),
-        "banks[0].name: missing, expected a bank name",
-        id="bank-name-missing",
-    ),
-    pytest.param(
-        edited("latency = 50", "latency = -5"),
-        "banks[0].latency: expected milliseconds (a non-negative integer) "
-        "or { min, max }, got -5",
-        id="latency-negative",
-    ),
-    pytest.param(
-        edited("latency = { min = 10, max = 30 }", "latency = { min = 50, max = 10 }"),
-        "banks[1].latency.max: expected at least min (50), got 10",
-        id="latency-range-inverted",
-    ),
-    pytest.param(
-        edited("latency = { min = 10, max = 30 }", "latency = { min = 10, mean = 20 }"),
-        "banks[1].latency.mean: unknown field, expected one of min, max",
-        id="latency-unknown-key",
-    ),
-    pytest.param(
-        edited("alice = 10_000", "alice = 1.5"),
-        "banks[0].accounts.alice: expected a non-negative integer of cents, got 1.5",
-        id="balance-float",
-    ),
-    pytest.param(
-        edited("accounts = { bob = 0 }", 'accounts = "bob"'),
-        'banks[1].accounts: expected a table of account balances, got "bob"',
-        id="accounts-not-table",
-    ),
-    pytest.param(
-        edited("outages = [[1, 2.5]]", "outages = [[25, 15]]"),
-        "banks[1].outages[0]: expected 0 <= start < end, got [25, 15]",
-        id="outage-inverted",
-    ),
-    pytest.param(
-        edited("outages = [[1, 2.5]]", "outages = [[1, 2], [5]]"),
-        "banks[1].outages[1]: expected [start, end] in seconds, got [5]",
-        id="outage-short",
-    ),
-    pytest.param(
-        edited("outages = [[1, 2.5]]", 'outages = [["noon", 2]]'),
-        'banks[1].outages[0]: expected [start, end] in seconds, got ["noon", 2]',
-        id="outage-not-number",
-    ),
-    pytest.param(
-        edited("amount = 1_000", 'amount = "lots"'),
-        "transfer.amount: expected a positive integer of cents or { min, max }, "
-        'got "lots"',
-        id="amount-string",
-    ),
-    pytest.param(
-        edited("amount = 1_000", "amount = { min = 0, max = 5 }"),
-        "transfer.amount.min: expected a positive integer of cents, got 0",
-        id="amount-range-zero",
-    ),
-    pytest.param(
-        edited('from = { bank = "north"', 'from = { bank = "east"'),
-        'transfer.from.bank: expected one of the banks "north", "south", got "east"',
-        id="from-bank-unknown",
-    ),
-    pytest.param(
-        edited('account = "bob"', 'account = "carol"'),
-        'transfer.to.account: expected an account of bank "south" ("bob"), got "carol"',
-        id="to-account-unknown",
-    ),
-    pytest.param(
-        edited('to = { bank = "south", account = "bob" }', 'to = "bob"'),
-        'transfer.to: expected a table { bank, account }, got "bob"',
-        id="to-not-table",
-    ),
-    pytest.param(
-        edited('backoff = "constant"', 'backoff = "quadratic"'),
-        "transfer.retries.backoff: expected one of constant, linear, exponential, "
-        'got "quadratic"',
-        id="backoff-unknown",
-    ),
-    pytest.param(
-        edited('delay = "500 ms", ', ""),
-        "transfer.retries.delay: missing, expected a duration",
-        id="retries-delay-missing",
-    ),
-    pytest.param(
-        edited("limit = 2", "limit = -1"),
-        "transfer.retries.limit: expected a non-negative integer, got -1",
-        id="retries-limit-negative",
-    ),
-    pytest.param(
-        edited('timeout = "5 seconds"', "timeout = 0"),
-        'transfer.timeout: expected a positive duration (milliseconds or "<n> '
-        '<unit>"), got 0',
-        id="timeout-zero",
-    ),
-]
-
-
-@pytest.mark.parametrize(("text", "expected"), ERRORS)
-def test_invalid_field_names_file_field_and_expectation(tmp_path, text, expected):
-    """Each problem is one line: the file, the dotted field, what was expected."""
-    path = write(tmp_path, text)
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        (
+            "[simulation]",
+            "colour = 1\n[simulation]",
+            "colour",
+            "unknown field, expected one of description, simulation, services, "
+            "payload, workflow, events, faults, checks",
+        ),
+        (
+            "instances = 10",
+            'instances = "ten"',
+            "simulation.instances",
+            'expected a positive integer, got "ten"',
+        ),
+        ("instances = 10", "instances = 0", "simulation.instances", None),
+        ("seed = 3", "seed = -1", "simulation.seed", None),
+        (
+            'inflight = "drain"',
+            'inflight = "wait"',
+            "simulation.inflight",
+            'expected one of cancel, drain, race, got "wait"',
+        ),
+        (
+            'on_rollback_failure = "continue"',
+            'on_rollback_failure = "skip"',
+            "simulation.on_rollback_failure",
+            None,
+        ),
+        (
+            'arrival = { process = "fixed", interval = 250 }',
+            'arrival = { process = "burst", interval = 250 }',
+            "simulation.arrival.process",
+            'expected one of fixed, poisson, got "burst"',
+        ),
+        (
+            'arrival = { process = "fixed", interval = 250 }',
+            'arrival = { process = "poisson", interval = 0 }',
+            "simulation.arrival.interval",
+            "expected a positive mean gap for a poisson process, got 0",
+        ),
+        (
+            'arrival = { process = "fixed", interval = 250 }',
+            'arrival = { process = "fixed", interval = "soon" }',
+            "simulation.arrival.interval",
+            'expected a duration (milliseconds or "<n> <unit>"), got "soon"',
+        ),
+        (
+            'arrival = { process = "fixed", interval = 250 }',
+            "arrival = [0, 5, 1]",
+            "simulation.arrival[2]",
+            "expected a time no earlier than the one before (5), got 1",
+        ),
+        (
+            'arrival = { process = "fixed", interval = 250 }',
+            "arrival = [0, 5]",
+            "simulation.instances",
+            "expected 2, one per arrival time, got 10",
+        ),
+        (
+            'kind = "mailer"',
+            'kind = "fax"',
+            "services[2].kind",
+            'expected one of bank, payments, inventory, mailer, got "fax"',
+        ),
+        (
+            'name = "mail"',
+            'name = "stock"',
+            "services[2].name",
+            'expected a name not used by services[0], got "stock"',
+        ),
+        (
+            "stock = { widget = 100 }",
+            "",
+            "services[0].stock",
+            "missing, a inventory needs stock",
+        ),
+        (
+            "stock = { widget = 100 }",
+            "stock = { widget = -1 }",
+            "services[0].stock.widget",
+            "expected a non-negative integer, got -1",
+        ),
+        (
+            "idempotent_release = true",
+            'idempotent_release = "yes"',
+            "services[0].idempotent_release",
+            'expected true or false, got "yes"',
+        ),
+        (
+            "idempotent_release = true",
+            "strict = true",
+            "services[0].strict",
+            "unknown field, expected one of name, kind, latency, response_latency, "
+            "capacity, outages, error_rate, stock, idempotent_release",
+        ),
+        (
+            "latency = 50",
+            "latency = -5",
+            "services[0].latency",
+            "expected milliseconds, a duration, { min, max } or { median, sigma }, "
+            "got -5",
+        ),
+        (
+            "latency = { min = 10, max = 30 }",
+            "latency = { min = 30, max = 10 }",
+            "services[1].latency.max",
+            "expected at least min (30), got 10",
+        ),
+        (
+            "latency = { min = 10, max = 30 }",
+            "latency = { min = 10 }",
+            "services[1].latency",
+            "expected milliseconds, a duration, { min, max } or { median, sigma }, "
+            "got { min = 10 }",
+        ),
+        (
+            "capacity = 8",
+            "capacity = 0",
+            "services[1].capacity",
+            "expected a positive integer, got 0",
+        ),
+        (
+            "outages = [[1, 2.5]",
+            "outages = [[3, 2.5]",
+            "services[1].outages[0]",
+            "expected start < end, got [3, 2.5]",
+        ),
+        (
+            "error_rate = 0.1",
+            "error_rate = 1.5",
+            "services[1].error_rate",
+            "expected a number from 0 to 1, got 1.5",
+        ),
+        (
+            "qty = { min = 1, max = 3 }",
+            "qty = { min = 3, max = 1 }",
+            "payload.qty.max",
+            "expected at least min (3), got 1",
+        ),
+        (
+            "weights = [3, 1]",
+            "weights = [3]",
+            "payload.price.weights",
+            "expected 2 non-negative numbers, not all 0, got [3]",
+        ),
+        (
+            "vip = { chance = 0.25 }",
+            "vip = { chance = 2 }",
+            "payload.vip.chance",
+            "expected a number from 0 to 1, got 2",
+        ),
+        (
+            'address = { value = { city = "Oslo" } }',
+            'address = { city = "Oslo" }',
+            "payload.address",
+            "expected a value, { min, max }, { choice, weights }, { chance } or "
+            '{ value }, got { city = "Oslo" }',
+        ),
+        (
+            'customer = "cust-{instance}"',
+            'customer = "cust-{payload.qty}"',
+            "payload.customer",
+            "{payload.qty}: the payload has no field 'qty' (its fields: none)",
+        ),
+    ],
+)
+def test_a_bad_field_is_one_line_naming_file_and_field(
+    tmp_path, old, new, field, message
+):
+    """Each mistake gives `<file>: <dotted field>: <what was expected>`."""
+    path = write(tmp_path, edited(old, new))
 
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
 
-    assert f"{path}: {expected}" == str(caught.value)
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text.startswith(f"{path}: {field}: "), text
+    if message is not None:
+        assert f"{path}: {field}: {message}" == text
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        (
+            'call = "stock.hold"',
+            'call = "store.hold"',
+            "workflow.steps[0].parallel[0].call",
+            'expected a declared service (services: "stock", "cards", "mail"), '
+            'got "store"',
+        ),
+        (
+            'call = "stock.hold"',
+            'call = "stock.reserve"',
+            "workflow.steps[0].parallel[0].call",
+            "expected an operation of inventory 'stock' (hold, release), "
+            'got "reserve"',
+        ),
+        (
+            'call = "stock.hold"',
+            'call = "stock"',
+            "workflow.steps[0].parallel[0].call",
+            'expected "<service>.<operation>", got "stock"',
+        ),
+        (
+            'args = { sku = "widget", qty = "{payload.qty}" }',
+            'args = { sku = "widget", quantity = 1 }',
+            "workflow.steps[0].parallel[0].args.quantity",
+            "unknown argument of stock.hold(sku, qty, key)",
+        ),
+        (
+            'args = { sku = "widget", qty = "{payload.qty}" }',
+            'args = { sku = "widget" }',
+            "workflow.steps[0].parallel[0].args.qty",
+            "missing, stock.hold(sku, qty, key) needs it",
+        ),
+        (
+            'args = { sku = "widget", qty = "{payload.qty}" }',
+            'args = { sku = "widget", qty = 1, key = "k" }',
+            "workflow.steps[0].parallel[0].args.key",
+            "the idempotency key goes in the step's own key field",
+        ),
+        (
+            'compensation.args = { charge = "{output}" }',
+            'compensation.args = { charge = "{output}" }\n  compensation.key = "k"',
+            "workflow.steps[0].parallel[1].compensation.key",
+            "cards.refund takes no idempotency key (cards.refund(charge, amount))",
+        ),
+        (
+            "config = { retries = { limit = 4 } }",
+            "config = { retries = { limit = 4, jitter = 1 } }",
+            "workflow.steps[0].parallel[1].config.retries.jitter",
+            "unknown field, expected one of limit, delay, backoff",
+        ),
+        (
+            "rollback_config = { retries = { limit = 9, delay = 100 } }",
+            "rollback_config = { retries = { limit = 9 } }",
+            "workflow.steps[0].parallel[0].compensation.config.retries.delay",
+            "missing, expected a duration (retries need both limit and delay)",
+        ),
+        (
+            'config.timeout = "5 seconds"',
+            "config.timeout = 0",
+            "workflow.config.timeout",
+            'expected a positive duration (milliseconds or "<n> <unit>"), got 0',
+        ),
+        (
+            'name = "nap"',
+            'name = "hold"',
+            "workflow.steps[2].name",
+            "expected a step name not used by workflow.steps[0].parallel[0], "
+            'got "hold"',
+        ),
+        (
+            'name = "nap"',
+            'name = "n.a.p"',
+            "workflow.steps[2].name",
+            "expected a name of letters, digits, '_' and '-' (no dots), got \"n.a.p\"",
+        ),
+        (
+            'sleep = "2 days"',
+            'sleep = "2 days"\ncall = "mail.send"',
+            "workflow.steps[2]",
+            "expected exactly one of call, sleep, wait_for_event, parallel, "
+            "got call, sleep",
+        ),
+        (
+            'sleep = "2 days"',
+            'sleep = "2 fortnights"',
+            "workflow.steps[2].sleep",
+            'expected a duration (milliseconds or "<n> <unit>"), got "2 fortnights"',
+        ),
+        (
+            'on_timeout = "continue"',
+            'on_timeout = "ignore"',
+            "workflow.steps[1].wait_for_event.on_timeout",
+            'expected one of fail, continue, got "ignore"',
+        ),
+        (
+            'ignore_errors = ["UnknownHold"]',
+            'ignore_errors = "UnknownHold"',
+            "workflow.steps[0].parallel[0].compensation.ignore_errors",
+            'expected a list of error names, as ["UnknownHold"], got "UnknownHold"',
+        ),
+        (
+            '[[events]]\ninstance = "inst-1?"',
+            '[[events]]\ninstance = "inst-99"',
+            "events[0].instance",
+            "expected an id from inst-1 to inst-10 or a pattern matching one, "
+            'got "inst-99"',
+        ),
+        (
+            'at = "30 minutes"',
+            "at = -1",
+            "events[0].at",
+            'expected a time (seconds, or "<n> <unit>" since the start), got -1',
+        ),
+        (
+            'goods = ["stock:widget"]',
+            'goods = ["stock:gadget"]',
+            "checks.conserved.goods[0]",
+            "expected a resource of the services (stock:widget, money:eur), "
+            'got "stock:gadget"',
+        ),
+    ],
+)
+def test_a_bad_workflow_field_is_one_line_naming_file_and_field(
+    tmp_path, old, new, field, message
+):
+    """Calls, arguments, configs, steps and events are checked against the
+    services and the saga."""
+    path = write(tmp_path, edited(old, new))
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert f"{path}: {field}: {message}" == str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        (
+            'qty = "{payload.qty}"',
+            'qty = "{payload.quantity}"',
+            "workflow.steps[0].parallel[0].args.qty",
+            "{payload.quantity}: the payload has no field 'quantity' (its fields: "
+            "customer, qty, price, vip, address)",
+        ),
+        (
+            'qty = "{payload.qty}"',
+            'qty = "{steps.charge}"',
+            "workflow.steps[0].parallel[0].args.qty",
+            "{steps.charge}: no step 'charge' has finished before this point "
+            "(earlier steps: none)",
+        ),
+        (
+            'subject = "order {steps.charge}"',
+            'subject = "order {steps.confirm}"',
+            "workflow.steps[3].args.subject",
+            "{steps.confirm}: no step 'confirm' has finished before this point "
+            "(earlier steps: hold, charge, wait, nap)",
+        ),
+        (
+            'qty = "{payload.qty}"',
+            'qty = "{output}"',
+            "workflow.steps[0].parallel[0].args.qty",
+            "{output} names nothing here (only a compensation has an {output}); "
+            "expected one of {payload.<field>}, {steps.<name>}, {instance}, "
+            "{attempt}, {key}",
+        ),
+        (
+            'subject = "order {steps.charge}"',
+            'subject = "order {key}"',
+            "workflow.steps[3].args.subject",
+            "{key} names nothing here (only a step with a key, and its "
+            "compensation, have a {key}); expected one of {payload.<field>}, "
+            "{steps.<name>}, {instance}, {attempt}",
+        ),
+        (
+            'when = "{steps.wait} == null and not {payload.vip}"',
+            'when = "{attempt} > 1"',
+            "workflow.steps[2].when",
+            "{attempt} names nothing here (only a step's args, key and "
+            "compensation have an {attempt}); expected one of {payload.<field>}, "
+            "{steps.<name>}, {instance}",
+        ),
+        (
+            'qty = "{payload.qty}"',
+            'qty = "{payload.qty"',
+            "workflow.steps[0].parallel[0].args.qty",
+            "a '{' without its '}' at character 1 of '{payload.qty' "
+            "(write '{{' for a literal brace)",
+        ),
+        (
+            'subject = "order {steps.charge}"',
+            'subject = "order {}"',
+            "workflow.steps[3].args.subject",
+            "an empty placeholder '{}' in 'order {}'",
+        ),
+        (
+            'when = "{steps.wait} == null and not {payload.vip}"',
+            'when = "{steps.wait} =="',
+            "workflow.steps[2].when",
+            "condition '{steps.wait} ==' ends too early",
+        ),
+        (
+            'key = "{instance}:hold"',
+            'key = "{instance.id}"',
+            "workflow.steps[0].parallel[0].key",
+            "{instance.id}: {instance} is a single value, it has no fields",
+        ),
+        (
+            'payload = { by = "{instance}" }',
+            'payload = { by = ["{payload.qty}"] }',
+            "events[0].payload.by[0]",
+            "{payload.qty}: the payload has no field 'qty' (its fields: none)",
+        ),
+    ],
+)
+def test_a_bad_template_is_one_line_naming_file_and_field(
+    tmp_path, old, new, field, message
+):
+    """Templates may name only what exists where they stand."""
+    path = write(tmp_path, edited(old, new))
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert f"{path}: {field}: {message}" == str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "message"),
+    [
+        ('kind = "explode"', "faults[1].kind", "expected one of fail_before, "),
+        (
+            'kind = "lose_output"\nprobability = 2',
+            "faults[1].probability",
+            "expected a number from 0 to 1, got 2",
+        ),
+        (
+            'kind = "lose_output"\nsteps = "x"',
+            "faults[1].steps",
+            "unknown field; expected one of kind, step, ",
+        ),
+        ('step = "x"', "faults[1].kind", "missing; expected a fault kind"),
+        (
+            'kind = "outage"\nservice = "bank"\nstart = 1\nend = 2',
+            "faults[1].service",
+            'expected a declared service ("stock", "cards", "mail"), got "bank"',
+        ),
+        (
+            'kind = "outage"\nservice = "cards"\nstart = 3\nend = 2',
+            "faults[1].end",
+            "expected a time after start (3), got 2",
+        ),
+    ],
+)
+def test_a_bad_fault_entry_is_one_line_naming_its_index(
+    tmp_path, entry, field, message
+):
+    """[[faults]] go to FaultPlan.from_dicts; its field names the error."""
+    path = write(tmp_path, VALID + "\n[[faults]]\n" + entry + "\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert str(caught.value).startswith(f"{path}: {field}: {message}")
     assert "\n" not in str(caught.value)
 
 
-def test_missing_file_is_reported(tmp_path):
-    """A file that does not exist names itself and the reason."""
-    path = tmp_path / "nope.toml"
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        (
+            "no_such_module_xyz:Saga",
+            'cannot import module "no_such_module_xyz": ModuleNotFoundError: '
+            "No module named 'no_such_module_xyz'",
+        ),
+        (
+            "sagasim.scenarios.transfer:Nope",
+            "module \"sagasim.scenarios.transfer\" has no 'Nope'",
+        ),
+        (
+            "sagasim.scenarios.transfer:transfer_params",
+            "sagasim.scenarios.transfer:transfer_params is not a subclass of "
+            "sagasim.Workflow, got <function transfer_params",
+        ),
+        (
+            "Transfer",
+            'expected a [workflow] table or "package.module:ClassName", got "Transfer"',
+        ),
+    ],
+)
+def test_a_bad_workflow_reference_is_one_line(tmp_path, ref, message):
+    """Import failures, missing names and non-workflows are reported plainly."""
+    path = write(tmp_path, f'workflow = "{ref}"\n[simulation]\ninstances = 1\n')
 
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
 
-    assert f"{path}: cannot read file: No such file or directory" == str(caught.value)
+    assert str(caught.value).startswith(f"{path}: workflow: {message}")
+    assert "\n" not in str(caught.value)
 
 
-def test_invalid_toml_reports_line_and_column(tmp_path):
-    """A TOML syntax error names the line and column it was found at."""
-    path = write(tmp_path, edited("instances = 10", "instances = = 10"))
-
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(path)
-
-    assert f"{path}: line 3, column 13: invalid TOML: Invalid value" == str(
-        caught.value
+def test_a_workflow_module_that_raises_on_import_is_one_line(tmp_path):
+    """Whatever the module raises becomes the error's tail, on one line."""
+    (tmp_path / "broken_saga_mod.py").write_text("raise RuntimeError('no\\nway')\n")
+    path = write(
+        tmp_path, 'workflow = "broken_saga_mod:X"\n[simulation]\ninstances = 1\n'
     )
 
-
-def test_unterminated_toml_reports_end_of_file(tmp_path):
-    """A syntax error at the very end says so."""
-    path = write(tmp_path, VALID + 'note = "unfinished')
-
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
 
-    assert f"{path}: end of file: invalid TOML: Unterminated string" == str(
-        caught.value
+    assert (
+        f'{path}: workflow: cannot import module "broken_saga_mod": '
+        "RuntimeError: no way"
+    ) == str(caught.value)
+
+
+def test_missing_sections_are_named(tmp_path):
+    """A file without [simulation] or a workflow says which is missing."""
+    no_simulation = write(tmp_path, "[payload]\na = 1\n", "a.toml")
+    no_workflow = write(tmp_path, "[simulation]\ninstances = 1\n", "b.toml")
+
+    with pytest.raises(ScenarioError) as first:
+        load_scenario(no_simulation)
+    with pytest.raises(ScenarioError) as second:
+        load_scenario(no_workflow)
+
+    assert f"{no_simulation}: simulation: missing, expected a [simulation] table" == (
+        str(first.value)
     )
+    assert (
+        f"{no_workflow}: workflow: missing, expected a [workflow] table or "
+        '"module:Class"'
+    ) == str(second.value)
 
 
-def test_file_that_is_not_utf8_is_reported(tmp_path):
-    """Bytes that are not UTF-8 are a scenario error, not a crash."""
-    path = tmp_path / "x.toml"
-    path.write_bytes(b"[simulation]\ninstances = 1 # \xff\n")
+def test_invalid_toml_names_the_line(tmp_path):
+    """A TOML syntax error is one line with the position."""
+    path = write(tmp_path, "[simulation\ninstances = 1\n")
 
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
 
-    assert f"{path}: cannot read file: not UTF-8 text" == str(caught.value)
+    assert str(caught.value).startswith(f"{path}: line 1, column 12: invalid TOML: ")
+
+
+def test_unreadable_files_are_one_line(tmp_path):
+    """A missing file and a non-UTF-8 file are reported, not raised raw."""
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+
+    with pytest.raises(ScenarioError) as missing:
+        load_scenario(tmp_path / "nope.toml")
+    with pytest.raises(ScenarioError) as undecodable:
+        load_scenario(binary)
+
+    assert str(missing.value).endswith(
+        "nope.toml: cannot read file: No such file or directory"
+    )
+    assert f"{binary}: cannot read file: not UTF-8 text" == str(undecodable.value)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios").glob("*.toml")))
+def test_every_bundled_scenario_loads(path):
+    """The files in scenarios/ are valid."""
+    assert path.stem == load_scenario(path).name
