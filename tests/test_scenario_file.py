@@ -864,3 +864,22 @@ def test_unreadable_files_are_one_line(tmp_path):
 def test_every_bundled_scenario_loads(path):
     """The files in scenarios/ are valid."""
     assert path.stem == load_scenario(path).name
+
+
+def test_the_readme_example_is_a_valid_scenario(tmp_path):
+    """The format reference in README.md loads, runs and finishes."""
+    import re
+
+    from sagasim.scenarios import build
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Scenario files") :]
+    example = re.search(r"```toml\n(.*?)```", section, re.DOTALL).group(1)
+
+    scenario_run = build(load_scenario(write(tmp_path, example, "readme.toml")))
+    scenario_run.run()
+
+    assert 400 == len(scenario_run.sim.instances)
+    assert {"complete", "errored"} >= {
+        inst.status()["status"] for inst in scenario_run.sim.instances
+    }
