@@ -26,7 +26,6 @@ import pandas as pd
 import sagasim
 from sagasim.checks import run_checks
 from sagasim.engine.workflow import Workflow
-from sagasim.faults import FaultPlanError
 from sagasim.scenarios.saga import compile_workflow
 from sagasim.scenarios.spec import Scenario, WorkflowSpec
 from sagasim.scenarios.templates import render_value
@@ -240,11 +239,6 @@ def build(scenario: Scenario, *, seed: int | None = None) -> ScenarioRun:
     )
     services = {service.name: service.build(sim) for service in scenario.services}
     sim.bindings.update(services)
-    if sim.faults is not None:
-        try:
-            sim.faults.arm_outages()
-        except FaultPlanError as exc:  # pragma: no cover - the loader checks this
-            raise ValueError(f"{scenario.path}: {exc}") from None
     workflow = scenario.workflow
     if isinstance(workflow, WorkflowSpec):
         workflow = compile_workflow(workflow)
