@@ -164,37 +164,33 @@ class ScenarioTarget:
 
 def scenario_metrics(scenario_run: Any) -> dict[str, Any]:
     """The numbers of one finished scenario run, as :class:`ScenarioTarget`
-    returns them."""
+    returns them.
+
+    ``rollbacks`` counts the instances whose rollback started (once each,
+    however often a crash made it start again); ``violations`` every row
+    of :meth:`~sagasim.scenarios.ScenarioRun.violations`, and
+    ``violations.<check>`` those of one check; ``sim_time`` is the simulated
+    second the run ended at.
+    """
     sim = scenario_run.sim
     statuses = Counter(instance.status()["status"] for instance in sim.instances)
-    events = Counter(sim.trace["event"])
-    violations = _violations(scenario_run)
-    checks = Counter(violations["check"])
+    trace = sim.trace
+    rolled_back = trace.loc[trace["event"] == "ROLLBACK_START", "instance"]
+    checks = Counter(scenario_run.violations()["check"])
+    ended = statuses["complete"] + statuses["errored"] + statuses["terminated"]
     metrics: dict[str, Any] = {
         "instances": len(sim.instances),
         "complete": statuses["complete"],
         "errored": statuses["errored"],
         "terminated": statuses["terminated"],
-        "unfinished": len(sim.instances)
-        - statuses["complete"]
-        - statuses["errored"]
-        - statuses["terminated"],
-        "rollbacks": events["ROLLBACK_START"],
-        "violations": len(violations),
+        "unfinished": len(sim.instances) - ended,
+        "rollbacks": rolled_back.nunique(),
+        "violations": sum(checks.values()),
     }
     for check in sorted(checks):
         metrics[VIOLATIONS_PREFIX + check] = checks[check]
     metrics["sim_time"] = sim.now
     return metrics
-
-
-def _violations(scenario_run: Any) -> Any:
-    violations = getattr(scenario_run, "violations", None)
-    if callable(violations):
-        return violations()
-    from sagasim.checks import run_checks
-
-    return run_checks(scenario_run.sim)
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,73 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
-SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "bank_transfer.toml"
+# Twenty transfers from north to south. The credit has no idempotency key:
+# when its first answer is lost (faults.0) the retry credits a second time,
+# a double effect that also breaks conservation. Some credits are refused
+# for good (faults.1), and those transfers roll back.
+TINY_SCENARIO = """\
+description = "20 transfers; credit answers lost, some credits refused"
 
-# The bundled demo cut to 160 transfers (arrivals over 16 s, so the last
-# ones meet the south bank's outage at 15 s); with one slot the queue holds
-# most of them back past the outage, with fifty it does not.
-SCENARIO_GRID = {
-    "simulation.instances": [160],
-    "simulation.max_concurrent": [1, 50],
-}
+[simulation]
+seed = 1
+instances = 20
+arrival = { process = "fixed", interval = "100 ms" }
+max_concurrent = 5
+
+[[services]]
+name = "north"
+kind = "bank"
+latency = { min = 20, max = 80 }
+accounts = { alice = 1_000_000 }
+
+[[services]]
+name = "south"
+kind = "bank"
+latency = { min = 30, max = 120 }
+accounts = { bob = 0 }
+
+[payload]
+amount = { min = 100, max = 5_000 }
+
+[workflow]
+name = "transfer"
+config = { retries = { limit = 2, delay = "500 ms" }, timeout = "5 seconds" }
+
+[[workflow.steps]]
+name = "debit"
+call = "north.debit"
+args = { account = "alice", amount = "{payload.amount}" }
+key = "{instance}:debit"
+compensation = { call = "north.credit", args = { account = "alice", \
+amount = "{payload.amount}" }, key = "{instance}:debit:refund" }
+
+[[workflow.steps]]
+name = "credit"
+call = "south.credit"
+args = { account = "bob", amount = "{payload.amount}" }
+compensation = { call = "south.debit", args = { account = "bob", \
+amount = "{payload.amount}" } }
+
+[[faults]]
+kind = "lose_output"
+step = "credit"
+attempt = 1
+probability = 0.3
+
+[[faults]]
+kind = "mock_error"
+step = "credit"
+probability = 0.2
+retryable = false
+error = "account frozen"
+error_name = "AccountFrozen"
+
+[checks]
+conserved = { money = ["money:north", "money:south"] }
+"""
+
+TINY_GRID = {"faults.0.probability": [0, 0.5], "faults.1.probability": [0, 0.3]}
 
 
 def draws(params: dict, seed: int) -> dict:

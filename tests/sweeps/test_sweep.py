@@ -11,7 +11,7 @@ import pytest
 
 from sagasim.sweeps import RunFailedError, SweepError, derive_seed, run_one, sweep
 
-from .targets import SCENARIO, SCENARIO_GRID, draws, fails_on_odd_n
+from .targets import TINY_GRID, draws, fails_on_odd_n
 
 DRAWS_GRID = {"n": [1, 4, 2], "scale": [1, 10]}
 
@@ -21,9 +21,9 @@ def without_wall_time(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def scenario_rows() -> pd.DataFrame:
-    """The tiny bank-transfer sweep, run in this process."""
-    return sweep(SCENARIO, SCENARIO_GRID, 2, base_seed=7, progress=False)
+def scenario_rows(tiny_scenario) -> pd.DataFrame:
+    """The tiny transfer sweep, run in this process."""
+    return sweep(tiny_scenario, TINY_GRID, 2, base_seed=7, progress=False)
 
 
 def test_one_row_per_point_and_seed_in_grid_then_seed_order():
@@ -63,12 +63,14 @@ def test_a_callable_sweep_is_the_same_on_every_backend(dask_scheduler):
     )
 
 
-def test_a_scenario_sweep_is_the_same_on_every_backend(scenario_rows, dask_scheduler):
-    """The bank-transfer sweep gives equal rows on joblib and on Dask."""
-    local = sweep(SCENARIO, SCENARIO_GRID, 2, base_seed=7, jobs=2, progress=False)
+def test_a_scenario_sweep_is_the_same_on_every_backend(
+    tiny_scenario, scenario_rows, dask_scheduler
+):
+    """The transfer sweep gives equal rows on joblib and on Dask."""
+    local = sweep(tiny_scenario, TINY_GRID, 2, base_seed=7, jobs=2, progress=False)
     dask = sweep(
-        SCENARIO,
-        SCENARIO_GRID,
+        tiny_scenario,
+        TINY_GRID,
         2,
         base_seed=7,
         scheduler=dask_scheduler,
@@ -91,34 +93,56 @@ def test_batch_size_does_not_change_the_rows():
 
 
 def test_a_scenario_row_holds_the_run_outcomes(scenario_rows):
-    """Statuses add up to the instances; fewer slots, fewer rollbacks here."""
+    """Statuses, rollbacks and violations per check follow the faults."""
     frame = scenario_rows
-    assert {"simulation.instances", "simulation.max_concurrent"} <= set(frame.columns)
-    for column in ("complete", "errored", "rollbacks", "violations", "sim_time"):
-        assert column in frame.columns
-    assert "wall_seconds" == frame.columns[-1]
-    assert [160] * 4 == list(frame["instances"])
+    assert [
+        "faults.0.probability",
+        "faults.1.probability",
+        "point",
+        "seed_index",
+        "seed",
+        "instances",
+        "complete",
+        "errored",
+        "terminated",
+        "unfinished",
+        "rollbacks",
+        "violations",
+        "violations.conservation",
+        "violations.double_effect",
+        "violations.money_leak",
+        "sim_time",
+        "rerun",
+        "wall_seconds",
+    ] == list(frame.columns)
+    assert [20] * 8 == list(frame["instances"])
     assert list(frame["instances"]) == list(
         frame["complete"] + frame["errored"] + frame["terminated"] + frame["unfinished"]
     )
-    one_slot = frame[frame["simulation.max_concurrent"] == 1]
-    fifty = frame[frame["simulation.max_concurrent"] == 50]
-    assert one_slot["rollbacks"].sum() < fifty["rollbacks"].sum()
-    assert (frame["sim_time"] > 16).all()
+    assert list(frame["errored"]) == list(frame["rollbacks"])
+    checks = [column for column in frame.columns if column.startswith("violations.")]
+    assert list(frame["violations"]) == list(frame[checks].sum(axis=1))
+
+    clean = frame[frame["point"] == 0]
+    assert [0, 0] == list(clean["errored"]) == list(clean["violations"])
+    refused = frame[frame["faults.1.probability"] > 0]
+    assert (refused["errored"] > 0).all()
+    lost = frame[frame["faults.0.probability"] > 0]
+    assert (lost["violations.double_effect"] > 0).all()
 
 
-def test_a_scenario_row_reruns_alone(scenario_rows):
+def test_a_scenario_row_reruns_alone(tiny_scenario, scenario_rows):
     """run_one with a row's parameters and seed gives that row's numbers."""
-    row = scenario_rows.iloc[3]
-    params = {key: row[key] for key in SCENARIO_GRID}
-    again = run_one(SCENARIO, params, int(row["seed"]))
+    row = scenario_rows.iloc[7]
+    params = {key: row[key] for key in TINY_GRID}
+    again = run_one(tiny_scenario, params, int(row["seed"]))
 
     assert {key: row[key] for key in again} == again
 
 
 def test_a_scenario_rows_rerun_command_prints_its_numbers(scenario_rows):
     """The rerun column is a shell command that reproduces the row."""
-    row = scenario_rows.iloc[2]
+    row = scenario_rows.iloc[6]
     command = shlex.split(row["rerun"])
     assert "python" == command[0]
     out = subprocess.run(
@@ -165,14 +189,33 @@ def test_seeds_are_shared_by_grid_points_and_follow_the_base_seed():
             "grid simulation.max_concurrent=0: .*expected a positive integer",
         ),
         ({"simulation.seed": [1]}, "grid simulation.seed: the sweep sets"),
+        (
+            {"faults.2.probability": [0.5]},
+            "grid faults.2.probability: faults is an array of 2",
+        ),
+        (
+            {"faults.0.probability": [1.5]},
+            r"grid faults.0.probability=1.5: .*faults\[0\].probability: ",
+        ),
         ({"seed": [1]}, "grid seed: the sweep uses that name for a column"),
     ],
 )
-def test_bad_grid_keys_and_values_are_one_line_errors(grid, message):
+def test_bad_grid_keys_and_values_are_one_line_errors(tiny_scenario, grid, message):
     """An unknown field or a value of the wrong type names the key."""
     with pytest.raises(SweepError, match=message) as info:
-        sweep(SCENARIO, grid, 1, progress=False)
+        sweep(tiny_scenario, grid, 1, progress=False)
     assert "\n" not in str(info.value)
+
+
+def test_values_wrong_only_together_name_the_point(tiny_scenario):
+    """A min above a max, each fine alone, is reported with its point."""
+    grid = {"payload.amount.min": [100, 4000], "payload.amount.max": [3000]}
+    with pytest.raises(SweepError) as info:
+        sweep(tiny_scenario, grid, 1, progress=False)
+    assert str(info.value).startswith(
+        f"grid point payload.amount.min=4000 payload.amount.max=3000: {tiny_scenario}: "
+        "payload.amount.max: "
+    )
 
 
 @pytest.mark.parametrize(
