@@ -59,16 +59,18 @@ def history_frame(source: Any) -> pd.DataFrame:
     a DataFrame, or the path of a CSV with the history's columns.
 
     ``started`` and ``ended`` are NaN where the call never got a slot or
-    never ended; ``instance`` and ``step`` are ``""`` outside a step.
+    never ended; ``instance`` and ``step`` are ``""`` outside a step. A
+    history without a ``started`` column at all (a saved one that left it
+    out) is read as if every call got its slot when it was made.
     """
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
     elif isinstance(source, str) or hasattr(source, "__fspath__"):
-        frame = pd.read_csv(
-            source, keep_default_na=False, na_values={"started": [""], "ended": [""]}
-        )
+        frame = pd.read_csv(source, keep_default_na=False)
     else:
         frame = pd.DataFrame(list(getattr(source, "history", source)))
+    if "started" not in frame.columns and "invoked" in frame.columns:
+        frame["started"] = frame["invoked"]
     for column in _HISTORY_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
@@ -249,8 +251,9 @@ def load_chart(
 
     Top: calls offered, succeeded and failed per bin (gids ``"offered"``,
     ``"succeeded"``, ``"failed"``; calls whose caller never heard back are
-    counted with the failures). Middle: calls waiting for a slot and being
-    served, exactly, as step lines (``"queued"``, ``"in-service"``). Bottom:
+    counted with the failures). Middle: the most calls waiting for a slot
+    and being served at once in each bin (``"queued"``, ``"in-service"``;
+    :func:`queue_length` has the exact levels). Bottom:
     retried attempts of the steps that call the service, per bin
     (``"retries"``). Outage windows are shaded (``"outage"``).
 
@@ -265,11 +268,13 @@ def load_chart(
     """
     table = service_load(service, trace, bin_width=bin_width)
     frame = history_frame(service)
-    queue = queue_length(frame)
-    name = name or getattr(service, "name", None)
+    if name is None and hasattr(service, "history"):
+        name = getattr(service, "name", None)
     if name is None and len(frame):
         name = str(frame["service"].iloc[0])
-    windows = list(getattr(service, "outages", None) or outages or ())
+    windows = list(outages or ())
+    if not windows and hasattr(service, "history"):
+        windows = list(getattr(service, "outages", None) or ())
 
     fig = new_figure(10.0, 6.5)
     requests, waiting, retries = fig.subplots(3, 1, sharex=True)
@@ -294,26 +299,17 @@ def load_chart(
     requests.set_ylabel(f"calls per {width:g} s")
     requests.legend(fontsize="small", loc="upper right")
 
-    if not queue.empty:
-        end = max(edges[-1] if edges else 0.0, float(queue["time"].iloc[-1]))
-        xs = list(queue["time"]) + [end]
-        waiting.stairs(
-            queue["queued"],
-            xs,
-            color=COLORS["queued"],
-            linewidth=1.6,
-            label="waiting for a slot",
-            gid="queued",
-        )
-        waiting.stairs(
-            queue["in_service"],
-            xs,
-            color=COLORS["in_service"],
-            linewidth=1.2,
-            label="being served",
-            gid="in-service",
-        )
-    waiting.set_ylabel("calls")
+    steps(
+        waiting, table["max_queued"], "queued", "waiting for a slot", COLORS["queued"]
+    )
+    steps(
+        waiting,
+        table["max_in_service"],
+        "in-service",
+        "being served",
+        COLORS["in_service"],
+    )
+    waiting.set_ylabel("most calls at once")
     waiting.legend(fontsize="small", loc="upper right")
 
     if len(table):

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from sagasim.checks import check_run, run_checks, snapshot
+from sagasim.checks import check_run, run_checks
 from sagasim.plots.data import (
     by_instance,
     detail,
@@ -97,6 +97,9 @@ class RunRecord:
         faults: the fault plan's report (``sim.faults.report()``), if any.
         notes: sentences the page shows under the summary, such as what a
             saved run lacked.
+        description: the scenario's description, if it has one.
+        totals: ``resource``, ``before``, ``after``, ``change`` and
+            ``conserved`` (the pool it belongs to, or ``""``), when known.
     """
 
     name: str
@@ -110,6 +113,8 @@ class RunRecord:
     outages: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     faults: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    description: str = ""
+    totals: pd.DataFrame | None = None
 
     @classmethod
     def from_simulation(
@@ -156,6 +161,10 @@ class RunRecord:
     def from_scenario(cls, path: str | Path, *, seed: int | None = None) -> RunRecord:
         """Simulate the scenario file at ``path`` and record the run.
 
+        The violations are the scenario run's own (conservation checked for
+        the pools its ``[checks]`` names), and the totals table compares
+        each service's snapshot before and after.
+
         Raises:
             ReportError: when the file cannot be read or is not a valid
                 scenario.
@@ -164,19 +173,21 @@ class RunRecord:
 
         try:
             scenario = load_scenario(path)
-        except ScenarioError as exc:
+            scenario_run = build(scenario, seed=seed)
+        except (ScenarioError, ValueError) as exc:
             raise ReportError(str(exc)) from None
-        scenario_run = build(scenario, seed=seed)
-        sim = scenario_run.sim
-        opening, pool = _conserved(sim)
         scenario_run.run()
-        return cls.from_simulation(
-            sim,
+        record = cls.from_simulation(
+            scenario_run.sim,
             name=scenario.name,
             source=f"scenario {Path(path)}",
-            opening=opening,
-            pool=pool,
+            violations=scenario_run.violations(),
         )
+        faults = scenario_run.fault_report()
+        record.faults = faults if len(faults) else None
+        record.description = scenario.description or ""
+        record.totals = _totals(scenario_run)
+        return record
 
     @classmethod
     def from_folder(cls, path: str | Path) -> RunRecord:
@@ -200,9 +211,15 @@ class RunRecord:
 
         notes = []
         history = _read_optional(folder / "history.csv")
+        faults = _read_optional(folder / "faults.csv")
         effects = _effects(_read_optional(folder / "effects.csv"))
         if history.empty:
             notes.append("The folder has no history.csv: no service load is shown.")
+        elif "started" not in history.columns:
+            notes.append(
+                "history.csv does not say when each call got a slot: calls "
+                "waiting for one are counted as being served."
+            )
         if effects.empty and not (folder / "effects.csv").is_file():
             notes.append(
                 "The folder has no effects.csv: only the ordering checks, which "
@@ -225,6 +242,7 @@ class RunRecord:
             effects=effects,
             violations=violations,
             simulated_time=float(trace["time"].max()) if len(trace) else 0.0,
+            faults=faults if len(faults) else None,
             notes=notes,
         )
 
@@ -256,18 +274,28 @@ def _ledgered(sim: Any) -> list[tuple[str, Any]]:
     return list(seen.values())
 
 
-def _conserved(sim: Any) -> tuple[dict[str, int] | None, Any]:
-    """What a scenario run should conserve, taken before it runs."""
-    from sagasim.services import Bank
-
-    services = [service for _, service in _ledgered(sim)]
-    # NOTE: money moved between banks is conserved, so a run whose services
-    # are all banks is checked for it, pooled over the banks. Other services
-    # (a merchant's takings, stock sold) change on purpose; a scenario that
-    # named its conserved resources would let the report check those too.
-    if services and all(isinstance(service, Bank) for service in services):
-        return snapshot(services), lambda resource: resource.split(":")[0]
-    return None, None
+def _totals(scenario_run: Any) -> pd.DataFrame:
+    """Each resource's total before and after a scenario run."""
+    closing = scenario_run.closing()
+    pools = {
+        resource: pool
+        for pool, members in scenario_run.conserved().items()
+        for resource in members
+    }
+    rows = [
+        {
+            "resource": resource,
+            "before": before,
+            "after": closing.get(service, {}).get(resource, 0),
+            "change": closing.get(service, {}).get(resource, 0) - before,
+            "conserved": pools.get(resource, ""),
+        }
+        for service, totals in scenario_run.opening.items()
+        for resource, before in totals.items()
+    ]
+    return pd.DataFrame(
+        rows, columns=["resource", "before", "after", "change", "conserved"]
+    )
 
 
 def _read_optional(path: Path) -> pd.DataFrame:
@@ -328,23 +356,27 @@ nav a { margin-right: 12px; color: #1f5fa8; text-decoration: none; }
 """
 
 
-def render_report(record: RunRecord, *, instance: str | None = None) -> str:
+def render_report(
+    record: RunRecord, *, instance: str | None = None, charts: bool = True
+) -> str:
     """The report of ``record`` as one HTML document.
 
     ``instance`` chooses the instance whose timeline and rollback order are
     drawn (by default the most telling one; see
-    :func:`sagasim.plots.data.pick_instance`).
+    :func:`sagasim.plots.data.pick_instance`). With ``charts=False`` the
+    tables come without the charts, which is much quicker.
     """
+    image = _image if charts else _left_out
     trace = record.trace
     chosen = _choose(trace, instance)
     grouped = by_instance(trace)
     parts = [
         _summary(record, grouped),
-        _instances(record, grouped),
+        _instances(record, grouped, image),
         _steps(trace),
-        _timeline(trace, chosen),
-        _ordering(trace, chosen, grouped),
-        _services(record),
+        _timeline(trace, chosen, image),
+        _ordering(trace, chosen, grouped, image),
+        _services(record, image),
         _faults(record),
         _violations(record.violations),
     ]
@@ -360,6 +392,15 @@ def render_report(record: RunRecord, *, instance: str | None = None) -> str:
         f'<p class="source">from {escape(record.source)}, made {escape(stamp)}</p>'
         f"<nav>{nav}</nav></header><main>{''.join(parts)}</main></body></html>\n"
     )
+
+
+def _image(make: Any, alt: str) -> str:
+    """The chart ``make()`` draws, as an embedded image."""
+    return img_tag(make(), alt)
+
+
+def _left_out(make: Any, alt: str) -> str:
+    return f'<p class="note">chart left out: {escape(alt)}</p>'
 
 
 def _choose(trace: pd.DataFrame, instance: str | None) -> str | None:
@@ -481,14 +522,31 @@ def _summary(record: RunRecord, grouped: dict[str, list]) -> str:
         ("violations", verdict),
     ]
     notes = "".join(f'<p class="note">{escape(note)}</p>' for note in record.notes)
-    return _section("summary", _pairs(rows) + notes)
+    about = f"<p>{escape(record.description)}</p>" if record.description else ""
+    totals = ""
+    if record.totals is not None and len(record.totals):
+        totals = "<h3>Totals before and after</h3>" + _table(
+            record.totals, numeric=("before", "after", "change")
+        )
+        for pool, members in record.totals.groupby("conserved", sort=False):
+            if not pool:
+                continue
+            change = int(members["change"].sum())
+            verdict = (
+                f'<p class="good">{escape(pool)}: balanced, nothing created or lost</p>'
+                if change == 0
+                else f'<p class="bad">{escape(pool)}: does not balance, '
+                f"{change:+,} unaccounted for</p>"
+            )
+            totals += verdict
+    return _section("summary", about + _pairs(rows) + notes + totals)
 
 
-def _instances(record: RunRecord, grouped: dict[str, list]) -> str:
+def _instances(record: RunRecord, grouped: dict[str, list], image: Any) -> str:
     trace = record.trace
     if trace.empty:
         return _section("instances", '<p class="note">the trace is empty</p>')
-    chart = img_tag(instances_chart(trace), "instances over time")
+    chart = image(lambda: instances_chart(trace), "instances over time")
     rows = []
     for name in instance_ids(trace):
         mine = grouped.get(name, [])
@@ -593,7 +651,7 @@ def _steps(trace: pd.DataFrame) -> str:
     return _section("steps", _table(table, numeric=numeric))
 
 
-def _timeline(trace: pd.DataFrame, chosen: str | None) -> str:
+def _timeline(trace: pd.DataFrame, chosen: str | None, image: Any) -> str:
     if chosen is None:
         return _section("timeline", '<p class="note">the trace is empty</p>')
     text = (
@@ -601,11 +659,13 @@ def _timeline(trace: pd.DataFrame, chosen: str | None) -> str:
         "</strong>, in simulated time; handlers are numbered in the order they "
         "ran.</p>"
     )
-    chart = img_tag(instance_timeline(trace, chosen), f"timeline of {chosen}")
+    chart = image(lambda: instance_timeline(trace, chosen), f"timeline of {chosen}")
     return _section("timeline", text + chart)
 
 
-def _ordering(trace: pd.DataFrame, chosen: str | None, grouped: dict) -> str:
+def _ordering(
+    trace: pd.DataFrame, chosen: str | None, grouped: dict, image: Any
+) -> str:
     undone = rolled_back(trace)
     if not undone:
         return _section("ordering", '<p class="note">no instance rolled back</p>')
@@ -621,11 +681,11 @@ def _ordering(trace: pd.DataFrame, chosen: str | None, grouped: dict) -> str:
         "would have differed from the engine's reverse order of start. "
         f"Below: <strong>{escape(target)}</strong>.</p>"
     )
-    chart = img_tag(ordering_chart(trace, target), f"rollback order of {target}")
+    chart = image(lambda: ordering_chart(trace, target), f"rollback order of {target}")
     return _section("ordering", text + chart)
 
 
-def _services(record: RunRecord) -> str:
+def _services(record: RunRecord, image: Any) -> str:
     history = record.history
     if history.empty or "service" not in history:
         return _section("services", '<p class="note">no service calls recorded</p>')
@@ -651,10 +711,13 @@ def _services(record: RunRecord) -> str:
                 "effects": applied,
             }
         )
-        chart = load_chart(
-            calls, record.trace, name=name, outages=record.outages.get(name, ())
+        chart = image(
+            lambda calls=calls, name=name: load_chart(
+                calls, record.trace, name=name, outages=record.outages.get(name, ())
+            ),
+            f"load on {name}",
         )
-        charts.append(f"<h3>{escape(name)}</h3>" + img_tag(chart, f"load on {name}"))
+        charts.append(f"<h3>{escape(name)}</h3>" + chart)
     table = pd.DataFrame(rows)
     numeric = tuple(c for c in table.columns if c != "service")
     return _section("services", _table(table, numeric=numeric) + "".join(charts))
@@ -695,7 +758,8 @@ def _violations(violations: pd.DataFrame) -> str:
         )
     counts = Counter(violations["check"]) if "check" in violations else Counter()
     summary = ", ".join(f"{n:,} {check}" for check, n in counts.most_common())
-    text = f'<p class="bad">{len(violations):,} violations: {escape(summary)}.</p>'
+    noun = "violation" if len(violations) == 1 else "violations"
+    text = f'<p class="bad">{len(violations):,} {noun}: {escape(summary)}.</p>'
     return _section("violations", text + _table(violations))
 
 
@@ -729,9 +793,9 @@ def write_report(
         record = RunRecord.load(source, seed=seed)
     else:
         record = RunRecord.from_simulation(source)
-    page = render_report(record, instance=instance)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
+    page = render_report(record, instance=instance)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -132,7 +132,8 @@ def simulation_html(sim: Any) -> str:
             (
                 "services",
                 "; ".join(
-                    f"{name}: {len(s.history):,} calls, {len(s.effects):,} effects"
+                    f"{getattr(s, 'name', name)}: {len(s.history):,} calls, "
+                    f"{len(s.effects):,} effects"
                     for name, s in services
                 ),
             )
