@@ -63,7 +63,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="a dotted scenario field and its values; repeat for more keys",
     )
     parser.add_argument(
-        "--seeds", metavar="N", type=_positive, default=1, help="seeds per point"
+        "--seeds",
+        metavar="N",
+        type=_positive,
+        default=1,
+        help="seeds per grid point (default 1)",
     )
     parser.add_argument(
         "-j",
@@ -96,7 +100,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--batch-size",
         metavar="B",
         type=_positive,
-        help="runs per batch (default: four batches per worker)",
+        help="runs per batch (default: four batches per worker, or one run)",
     )
     return parser
 

@@ -122,6 +122,19 @@ def test_parquet_without_pyarrow_exits_2(tiny_scenario, tmp_path, monkeypatch, c
     assert not (tmp_path / "r.parquet").exists()
 
 
+def test_parquet_results_read_back_equal(tiny_scenario, tmp_path):
+    """With pyarrow, a .parquet output holds the same rows as a .csv one."""
+    pytest.importorskip("pyarrow")
+    csv, parquet = tmp_path / "r.csv", tmp_path / "r.parquet"
+    assert 0 == run([str(tiny_scenario), *GRID, "-o", str(csv)])
+    assert 0 == run([str(tiny_scenario), *GRID, "-o", str(parquet)])
+    pd.testing.assert_frame_equal(
+        pd.read_csv(csv).drop(columns="wall_seconds"),
+        pd.read_parquet(parquet).drop(columns="wall_seconds"),
+        check_dtype=False,
+    )
+
+
 def test_a_scheduler_without_dask_exits_2(tiny_scenario, monkeypatch, capsys):
     """--scheduler without Dask installed is one line naming the extra."""
     monkeypatch.setitem(sys.modules, "distributed", None)
