@@ -310,12 +310,14 @@ def _say_events(scenario_run: ScenarioRun, say: Callable[[str], None]) -> None:
         return
     deliveries = scenario_run.deliveries
     delivered = sum(1 for d in deliveries if d["delivered"])
-    late = len(deliveries) - delivered
     instances = len({d["instance"] for d in deliveries})
+    missed = Counter(d["reason"] for d in deliveries if not d["delivered"])
+    why = {"finished": "had finished", "not created yet": "not created yet"}
+    notes = ", ".join(f"{n:,} {why[reason]}" for reason, n in sorted(missed.items()))
     say(
         f"events     {len(scenario_run.scenario.events):,} scheduled for "
         f"{instances:,} instances: {delivered:,} delivered"
-        + (f", {late:,} not (the instance had finished)" if late else "")
+        + (f", {sum(missed.values()):,} not ({notes})" if missed else "")
     )
 
 

@@ -82,8 +82,8 @@ class ScenarioRun:
     name, bound in ``sim.bindings``; ``opening`` each service's
     :meth:`~sagasim.services.Service.snapshot` before anything ran.
     ``deliveries`` lists, after the run, one dict per event and instance it
-    was meant for: ``time``, ``instance``, ``type`` and ``delivered`` (false
-    when the instance did not exist yet or had finished).
+    was meant for: ``time``, ``instance``, ``type``, ``delivered`` and, when
+    it was not, ``reason``: ``"finished"`` or ``"not created yet"``.
     """
 
     scenario: Scenario
@@ -139,20 +139,28 @@ class ScenarioRun:
         return iter(sorted(actions))
 
     def _send(self, event: Any) -> None:
-        for instance in self.sim.instances:
-            if not event.matches(instance.id):
+        for number in range(1, self.scenario.simulation.instances + 1):
+            instance_id = f"inst-{number}"
+            if not event.matches(instance_id):
                 continue
-            status = instance.status()["status"]
-            delivered = status not in ("complete", "errored", "terminated")
-            if delivered:
-                payload = render_value(event.payload, {"instance": instance.id})
+            try:
+                instance = self.sim.get(instance_id)
+            except KeyError:
+                reason = "not created yet"
+            else:
+                status = instance.status()["status"]
+                finished = status in ("complete", "errored", "terminated")
+                reason = "finished" if finished else ""
+            if not reason:
+                payload = render_value(event.payload, {"instance": instance_id})
                 instance.send_event(event.type, payload)
             self.deliveries.append(
                 {
                     "time": self.sim.now,
-                    "instance": instance.id,
+                    "instance": instance_id,
                     "type": event.type,
-                    "delivered": delivered,
+                    "delivered": not reason,
+                    "reason": reason,
                 }
             )
 

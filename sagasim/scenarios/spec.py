@@ -230,8 +230,9 @@ class PayloadField:
 @dataclass(frozen=True)
 class EventSpec:
     """An event sent at ``at_ms`` to every instance whose id matches
-    ``instance`` (a glob pattern) and that exists and has not finished then.
-    ``payload`` may use ``{instance}``."""
+    ``instance`` (a glob pattern) and that exists and has not finished then;
+    the others are recorded as not delivered. ``payload`` may use
+    ``{instance}``."""
 
     instance: str
     at_ms: int

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import sagasim
+from sagasim.cli import main
 from sagasim.scenarios import DeclarativeSaga, build, compile_workflow, parse_scenario
 
 SHOP = """\
@@ -234,7 +235,13 @@ payload = { price = 1_500, who = "{instance}" }
         (60.0, "SLEEP_COMPLETE", "cool-off"),
     ] == events(scenario_run, "SLEEP_START", "SLEEP_COMPLETE")
     assert [
-        {"time": 1800.0, "instance": "inst-1", "type": "upgrade", "delivered": True}
+        {
+            "time": 1800.0,
+            "instance": "inst-1",
+            "type": "upgrade",
+            "delivered": True,
+            "reason": "",
+        }
     ] == scenario_run.deliveries
 
 
@@ -274,8 +281,44 @@ type = "upgrade"
     )
 
     assert [
-        {"time": 7200.0, "instance": "inst-1", "type": "upgrade", "delivered": False}
+        {
+            "time": 7200.0,
+            "instance": "inst-1",
+            "type": "upgrade",
+            "delivered": False,
+            "reason": "finished",
+        }
     ] == scenario_run.deliveries
+
+
+def test_an_event_before_its_instance_exists_is_not_delivered(tmp_path, capsys):
+    """inst-2 is created at 1 h; an event for it at 30 min is noted, not sent,
+    and the summary says why."""
+    text = (
+        WAIT.replace("@ON_TIMEOUT@", "continue").replace(
+            "instances = 1",
+            'instances = 2\narrival = { process = "fixed", interval = "1 hour" }',
+        )
+        + """
+[[events]]
+instance = "inst-*"
+at = "30 minutes"
+type = "upgrade"
+payload = { price = 100 }
+"""
+    )
+    scenario_run = run(text)
+
+    assert [("inst-1", True, ""), ("inst-2", False, "not created yet")] == [
+        (d["instance"], d["delivered"], d["reason"]) for d in scenario_run.deliveries
+    ]
+    path = tmp_path / "early.toml"
+    path.write_text(text)
+    assert 0 == main(["run", str(path), "-o", str(tmp_path / "out")])
+    assert (
+        "events     1 scheduled for 2 instances: 1 delivered, "
+        "1 not (1 not created yet)\n"
+    ) in capsys.readouterr().out
 
 
 LOST = (
