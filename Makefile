@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test lint bench clean venv report-check
 
 venv: $(STAMP)
 
@@ -27,6 +27,15 @@ test: $(STAMP)
 # Engine against raw SimPy, at full scale; prints seconds and ratios.
 bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_engine.py
+
+# The HTML report as headless Chromium renders it: a screenshot and the DOM.
+report-check: $(STAMP) /usr/bin/chromium
+	$(BIN)/pytest -q -m browser tests/report
+
+# Debian's chromium, for report-check; installed only when it is missing.
+/usr/bin/chromium:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 lint: $(STAMP)
 	$(BIN)/ruff check sagasim tests

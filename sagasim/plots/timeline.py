@@ -55,6 +55,7 @@ def instance_timeline(
     Artists carry a ``gid`` so a notebook or a test can find them:
     ``"attempt"``, ``"retry-wait"``, ``"sleep"``, ``"wait"``,
     ``"rollback"``, ``"rollback-wait"``, ``"rollback-order"`` (the numbers),
+    ``"instant"`` (a tick over each attempt that took no time),
     ``"fault"``, ``"crash"``, ``"run-failed"`` (the rollback starting),
     ``"workflow-failure"``, ``"terminated"``.
 
@@ -125,6 +126,20 @@ def _rows(trace, instance: str) -> list[tuple[str, int]]:
 def _draw_span(ax: Axes, entry: Any, y: int) -> None:
     start, length = entry.start, entry.end - entry.start
     kind = entry.kind
+    if kind in ("attempt", "rollback") and length == 0:
+        # NOTE: an attempt that ends at the instant it starts (a refusal, a
+        # mocked result) has a bar of no width; a tick shows where it is.
+        color = COLORS[entry.outcome] if kind == "attempt" else COLORS["rollback"]
+        ax.plot(
+            [start],
+            [y],
+            marker="|",
+            markersize=14,
+            markeredgewidth=2.5,
+            color=color,
+            linestyle="none",
+            gid="instant",
+        )
     if kind == "attempt":
         color = COLORS[entry.outcome]
         ax.barh(
