@@ -13,8 +13,11 @@ Exit status: 0 when the run completed (whatever happened to its instances),
 2 for a bad argument or scenario file, 1 when the output cannot be written.
 Every error is one line on stderr, ``sagasim: error: ...``.
 
-``sagasim sweep`` is defined by :mod:`sagasim.sweeps.cli` and only wired in
-here.
+With ``--charts`` it also writes the run's charts as PNG files beside them
+(:func:`sagasim.report.write_run_charts`).
+
+``sagasim sweep`` is defined by :mod:`sagasim.sweeps.cli` and ``sagasim
+report`` by :mod:`sagasim.report.cli`; both are only wired in here.
 """
 
 from __future__ import annotations
@@ -94,10 +97,17 @@ def make_parser() -> argparse.ArgumentParser:
         type=_seed,
         help="override the scenario's seed",
     )
+    run.add_argument(
+        "--charts",
+        action="store_true",
+        help="also write the run's charts as PNG files beside the CSV files",
+    )
 
+    from sagasim.report import cli as report_cli
     from sagasim.sweeps import cli as sweep_cli
 
     sweep_cli.register(commands)
+    report_cli.register(commands)
     return parser
 
 
@@ -117,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sagasim.sweeps import cli as sweep_cli
 
         return sweep_cli.main(args)
+    if args.command == "report":
+        from sagasim.report import cli as report_cli
+
+        return report_cli.handle(args)
     return run_command(args)
 
 
@@ -150,12 +164,22 @@ def run_command(args: argparse.Namespace) -> int:
         paths = write_outputs(tables, outdir)
     except OSError as exc:
         return _error(f"cannot write {exc.filename or outdir}: {exc.strerror}", 1)
+    charts: list[Path] = []
+    if args.charts:
+        from sagasim.report import write_run_charts
+
+        try:
+            charts = write_run_charts(scenario_run.sim, outdir)
+        except OSError as exc:
+            return _error(f"cannot write {exc.filename or outdir}: {exc.strerror}", 1)
 
     try:
         print_summary(scenario_run, tables, sys.stdout)
         print("files")
         for name, path in paths.items():
             print(f"  {path} ({_rows(len(tables[name]))})")
+        for path in charts:
+            print(f"  {path}")
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (`sagasim run ... | head`): stop quietly, and
