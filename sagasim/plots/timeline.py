@@ -276,6 +276,15 @@ def _legend(table, trace, instance: str) -> list:
                 label="event wait",
             )
         )
+    handler_outcomes = set(table.loc[table["kind"] == "rollback", "outcome"])
+    if handler_outcomes & {"failure", "cancelled"}:
+        handles.append(
+            Patch(
+                facecolor=COLORS["rollback_failure"],
+                edgecolor="#333333",
+                label="rollback handler attempt failed",
+            )
+        )
     if "rollback" in kinds:
         handles.append(
             Patch(

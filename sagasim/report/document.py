@@ -601,8 +601,10 @@ def _instances(record: RunRecord, grouped: dict[str, list], image: Any) -> str:
         ],
     )
     heading = f"<h3>Instances that did not complete ({len(table):,})</h3>"
+    limit = 50
     return _section(
-        "instances", chart + heading + _table(table, numeric=("ended (s)",))
+        "instances",
+        chart + heading + _table(table, numeric=("ended (s)",), limit=limit),
     )
 
 

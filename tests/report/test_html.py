@@ -68,3 +68,26 @@ def test_summaries_escape_every_name_from_the_workflow(evil):
     assert "<img src=x" not in page
     assert "&lt;script&gt;" in page
     assert_escaped(page)
+
+
+def test_summaries_are_what_jupyter_displays(evil, monkeypatch):
+    """With the one-line _repr_html_ methods, IPython shows the summaries."""
+    from IPython.core.formatters import DisplayFormatter
+
+    monkeypatch.setattr(
+        sagasim.Simulation,
+        "_repr_html_",
+        lambda self: simulation_html(self),
+        raising=False,
+    )
+    monkeypatch.setattr(
+        sagasim.Instance,
+        "_repr_html_",
+        lambda self: instance_html(self),
+        raising=False,
+    )
+    formatter = DisplayFormatter()
+    shown, _ = formatter.format(evil)
+    assert shown["text/html"].startswith('<div class="sagasim-simulation"')
+    shown, _ = formatter.format(evil.get("inst-2"))
+    assert shown["text/html"].startswith('<div class="sagasim-instance"')

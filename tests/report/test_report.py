@@ -266,3 +266,32 @@ def test_run_charts_are_written_as_png_files(evil, tmp_path):
     ] == names
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sagasim_command_line_runs_report_and_writes_run_charts(tmp_path, capsys):
+    """`sagasim run --charts` leaves PNGs beside the CSVs, and `sagasim
+    report` reads that folder back."""
+    from sagasim.cli import main
+
+    scenario = tmp_path / "two.toml"
+    scenario.write_text(SCENARIO)
+    outdir = tmp_path / "run"
+    assert 0 == main(["run", str(scenario), "-o", str(outdir), "--charts"])
+    pngs = sorted(p.name for p in outdir.glob("*.png"))
+    assert [
+        "instances.png",
+        "load-north.png",
+        "load-south.png",
+        "rollback-order.png",
+        "timeline.png",
+    ] == pngs
+    assert f"  {outdir / 'timeline.png'}\n" in capsys.readouterr().out
+
+    out = tmp_path / "report.html"
+    assert 0 == main(["report", str(outdir), "-o", str(out)])
+    page = out.read_text()
+    assert "sagasim report: run" in page
+    assert "<h3>north</h3>" in page and "<h3>south</h3>" in page
+    assert [sid for sid, _ in SECTIONS] == sections(page)
+    assert 2 == main(["report", str(outdir), "--seed", "1"])
+    assert "applies to a scenario" in capsys.readouterr().err
