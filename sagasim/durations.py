@@ -80,14 +80,18 @@ def _parse_string(text: str) -> int:
 
 
 def format_ms(ms: int) -> str:
-    """A short human form of a duration: ``"250ms"``, ``"10s"``, ``"3m20s"``."""
+    """A short human form of a duration: ``"250ms"``, ``"1.5s"``, ``"3m20s"``,
+    ``"14d6m40s"`` (units that are zero are left out)."""
     if ms < 1000:
         return f"{ms}ms"
     seconds, rest = divmod(ms, 1000)
-    if seconds < 60:
-        return f"{seconds}s" if rest == 0 else f"{ms / 1000:g}s"
     minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds}s" if seconds else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else ""]
+    parts.append(f"{minutes}m" if minutes else "")
+    if rest:
+        parts.append(f"{seconds + rest / 1000:g}s")
+    elif seconds:
+        parts.append(f"{seconds}s")
+    return "".join(parts)

@@ -536,12 +536,6 @@ def test_a_bad_field_is_one_line_naming_file_and_field(
             "the idempotency key goes in the step's own key field",
         ),
         (
-            'compensation.args = { charge = "{output}" }',
-            'compensation.args = { charge = "{output}" }\n  compensation.key = "k"',
-            "workflow.steps[0].parallel[1].compensation.key",
-            "cards.refund takes no idempotency key (cards.refund(charge, amount))",
-        ),
-        (
             "config = { retries = { limit = 4 } }",
             "config = { retries = { limit = 4, jitter = 1 } }",
             "workflow.steps[0].parallel[1].config.retries.jitter",

@@ -81,8 +81,8 @@ class Injector:
                     f"faults[{index}].service",
                     f"no bound service {fault.service!r} that can have outages",
                 )
-            service.add_outage(fault.start, fault.end)
-            start_ms = round(fault.start * 1000)
+            start_ms = fault.ms("start")
+            service.add_outage(start_ms / 1000, fault.ms("end") / 1000)
             self.sim.call_later(
                 max(0, start_ms - self.sim.now_ms()),
                 lambda index=index: self._note(index, "", "", 0, 0),

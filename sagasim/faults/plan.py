@@ -39,7 +39,8 @@ Kinds:
     ``payload`` at once, or times out at once.
 ``outage``
     the service bound as ``service`` rejects every request from ``start`` to
-    ``end`` (simulated seconds).
+    ``end`` (simulated seconds, or durations since the start such as
+    ``"14 days"``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sagasim.durations import DurationError, parse_duration
+from sagasim.durations import DurationError, format_ms, parse_duration
 
 __all__ = [
     "KINDS",
@@ -173,22 +174,21 @@ class Fault:
             if not isinstance(self.service, str) or not self.service:
                 raise bad("service", "the name of a bound service", self.service)
             for name in ("start", "end"):
-                value = getattr(self, name)
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise bad(name, "a time in simulated seconds", value)
-                if value < 0:
-                    raise bad(name, "a time >= 0", value)
-            if self.end <= self.start:
-                raise bad("end", f"a time after start ({self.start})", self.end)
+                self._ms[name] = _time_ms(getattr(self, name), f"{where}.{name}")
+            if self._ms["end"] <= self._ms["start"]:
+                raise bad("end", f"a time after start ({self.start!r})", self.end)
 
     def ms(self, name: str) -> int | None:
-        """A duration field in milliseconds."""
+        """A duration field (or an outage's ``start`` or ``end``) in ms."""
         return self._ms[name]
 
     def describe(self) -> str:
         """A short description of the target, for reports."""
         if self.kind == "outage":
-            return f"{self.service} from {self.start:g}s to {self.end:g}s"
+            return (
+                f"{self.service} from {format_ms(self._ms['start'])} "
+                f"to {format_ms(self._ms['end'])}"
+            )
         parts = []
         if self.workflow != "*":
             parts.append(f"workflow={self.workflow}")
@@ -261,6 +261,22 @@ class FaultPlan:
                 ) from None
             faults.append(fault)
         return cls(faults)
+
+
+def _time_ms(value: Any, field: str) -> int:
+    """A time since the start: seconds as a number, or a duration string."""
+    if isinstance(value, bool) or value is None:
+        raise FaultPlanError(
+            field, f"expected seconds or a duration such as '14 days', got {value!r}"
+        )
+    if isinstance(value, (int, float)):
+        if value < 0 or value != value:
+            raise FaultPlanError(field, f"expected a time >= 0, got {value!r}")
+        return round(value * 1000)
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise FaultPlanError(field, str(exc)) from None
 
 
 def _positive_int(value: Any) -> bool:

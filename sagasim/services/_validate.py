@@ -1,6 +1,13 @@
-"""Argument checks shared by the services; they raise at call time."""
+"""Argument checks shared by the services; they raise at call time.
+
+The errors are non-retryable (and still a ``TypeError`` or ``ValueError``):
+a step whose request is malformed fails after one attempt rather than
+retrying the same mistake.
+"""
 
 from __future__ import annotations
+
+from sagasim.services.errors import InvalidArgumentType, InvalidArgumentValue
 
 __all__ = ["check_count", "check_key"]
 
@@ -11,12 +18,16 @@ def check_count(
     """Raise unless ``value`` is a positive (or, with ``allow_zero``, a
     non-negative) ``int``; ``bool`` is refused."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an integer number of {unit}, got {value!r}")
+        raise InvalidArgumentType(
+            f"{what} must be an integer number of {unit}, got {value!r}"
+        )
     if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{what} must be positive, got {value!r}")
+        raise InvalidArgumentValue(f"{what} must be positive, got {value!r}")
 
 
 def check_key(key: object) -> None:
     """Raise unless ``key`` is ``None`` or a non-empty string."""
     if key is not None and not (isinstance(key, str) and key):
-        raise TypeError(f"key must be a non-empty string or None, got {key!r}")
+        raise InvalidArgumentType(
+            f"key must be a non-empty string or None, got {key!r}"
+        )

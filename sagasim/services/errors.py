@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import sagasim
 
-__all__ = ["IdempotencyConflict", "ServiceError", "ServiceUnavailable"]
+__all__ = [
+    "IdempotencyConflict",
+    "InvalidArgument",
+    "InvalidArgumentType",
+    "InvalidArgumentValue",
+    "ServiceError",
+    "ServiceUnavailable",
+]
 
 
 class ServiceError(Exception):
@@ -41,3 +48,16 @@ class IdempotencyConflict(sagasim.NonRetryableError):
     names the same key with, say, another amount is refused rather than
     silently given the first result. Non-retryable; nothing is applied.
     """
+
+
+class InvalidArgument(sagasim.NonRetryableError):
+    """A request whose arguments are wrong: sent again, it would be wrong
+    again, so it is non-retryable. Nothing is applied."""
+
+
+class InvalidArgumentType(InvalidArgument, TypeError):
+    """An argument of the wrong type, such as an amount that is not an int."""
+
+
+class InvalidArgumentValue(InvalidArgument, ValueError):
+    """An argument of the right type with a value out of range."""

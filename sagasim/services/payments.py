@@ -115,6 +115,7 @@ class Payments(Service):
         self._resource = "money:" + currency
         self._charges = Records("ch")
         self._refunds = 0
+        self._refunds_by_key: dict[str, str] = {}
         self._taken = 0
 
     @property
@@ -159,23 +160,29 @@ class Payments(Service):
             "capture", {"charge": charge}, lambda call: self._capture(call, charge)
         )
 
-    async def refund(self, charge: str, amount: int | None = None) -> str:
+    async def refund(
+        self, charge: str, amount: int | None = None, key: str | None = None
+    ) -> str:
         """Refund ``amount`` cents (default: what is left) of a charge.
 
         ``charge`` is the charge id or the key the charge was made with; an
-        id is tried first. Returns the refund id. Refunds are not
-        deduplicated: a retried refund whose first attempt landed refunds
-        again, which ``strict`` refuses and non-strict mode applies and
-        records. In non-strict mode, ``amount=None`` on a charge already
-        refunded in full refunds its full amount again, and on an unknown
-        charge refunds 0 cents.
+        id is tried first. Returns the refund id. With an idempotency
+        ``key``, a refund repeated with the same key (a retry, or a handler
+        run again after a crash) returns the first refund's id and refunds
+        nothing more. Without one, refunds are not deduplicated: a retried
+        refund whose first attempt landed refunds again, which ``strict``
+        refuses and non-strict mode applies and records. In non-strict mode,
+        ``amount=None`` on a charge already refunded in full refunds its full
+        amount again, and on an unknown charge refunds 0 cents.
         """
         if amount is not None:
             check_count(amount, "amount")
+        check_key(key)
         return await self._request(
             "refund",
             {"charge": charge, "amount": amount},
             lambda call: self._refund(call, charge, amount),
+            key=key,
         )
 
     async def find(self, key: str) -> dict[str, Any] | None:
@@ -228,6 +235,15 @@ class Payments(Service):
         return record["id"]
 
     def _refund(self, call: Call, ref: str, amount: int | None) -> str:
+        key = call["key"]
+        if key is not None and key in self._refunds_by_key:
+            return self._refunds_by_key[key]
+        refund_id = self._refund_once(call, ref, amount)
+        if key is not None:
+            self._refunds_by_key[key] = refund_id
+        return refund_id
+
+    def _refund_once(self, call: Call, ref: str, amount: int | None) -> str:
         record = self._charges.resolve(ref)
         if record is None:
             if self.strict:

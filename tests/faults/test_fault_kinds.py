@@ -398,7 +398,7 @@ def test_a_fault_that_never_matches_shows_as_not_fired():
         ({"kind": "latency"}, "faults[0].extra: expected a positive duration"),
         ({"kind": "hang", "lands_after": "3 fortnights"}, "faults[0].lands_after:"),
         ({"kind": "fail_before", "stepp": "x"}, "faults[0].stepp: unknown field"),
-        ({"kind": "outage", "service": "bank"}, "faults[0].start: expected a time"),
+        ({"kind": "outage", "service": "bank"}, "faults[0].start: expected seconds"),
         (
             {"kind": "outage", "service": "bank", "start": 5, "end": 1},
             "faults[0].end: expected a time after start",
@@ -412,3 +412,14 @@ def test_bad_fault_entries_name_the_field(entry, message):
     with pytest.raises(FaultPlanError) as caught:
         FaultPlan.from_dicts([entry])
     assert str(caught.value).startswith(message)
+
+
+def test_outage_times_may_be_durations_since_the_start():
+    """An outage window accepts '14 days' as well as seconds, and reports it."""
+    plan = FaultPlan.from_dicts(
+        [{"kind": "outage", "service": "pay", "start": "14 days", "end": 1_210_000}]
+    )
+
+    fault = plan.faults[0]
+    assert (fault.ms("start"), fault.ms("end")) == (1_209_600_000, 1_210_000_000)
+    assert fault.describe() == "pay from 14d to 14d6m40s"

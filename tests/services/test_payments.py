@@ -369,3 +369,66 @@ def test_refusals_are_non_retryable():
     """Every Payments refusal ends the step's retries."""
     for error in (UnknownCharge, AlreadyRefunded, RefundExceedsCharge):
         assert issubclass(error, sagasim.NonRetryableError)
+
+
+def test_a_refund_repeated_with_its_key_refunds_once():
+    """A refund retried after a lost answer, with the same key, refunds once."""
+    sim = Simulation(seed=1)
+    pay = slow_payments(sim, strict=True)
+
+    async def charge(ctx):
+        return await pay.charge("ann", 500, key="order-1")
+
+    async def refund(ctx):
+        return await pay.refund("ch_1", key="order-1:refund")
+
+    first = run_script(sim, in_step("charge", charge))
+    assert first.status()["output"] == "ch_1"
+    inst = run_script(sim, in_step("refund", refund, config=LOST_ANSWER), id="r")
+
+    assert "WorkflowTimeoutError" == inst.status()["error"]["name"]
+    assert [
+        ("charge", "ch_1", 500, None),
+        ("refund", "ch_1", -500, 1),
+    ] == kinds(pay)
+    assert {"money:usd": 0} == pay.snapshot()
+
+
+def test_a_refund_without_a_key_applies_again_on_retry():
+    """Without a key, the retried refund of a lost answer refunds twice."""
+    sim = Simulation(seed=1)
+    pay = slow_payments(sim)
+
+    async def charge(ctx):
+        return await pay.charge("ann", 500, key="order-1")
+
+    async def refund(ctx):
+        return await pay.refund("ch_1", 500)
+
+    run_script(sim, in_step("charge", charge))
+    run_script(sim, in_step("refund", refund, config=LOST_ANSWER), id="r")
+
+    assert [
+        ("charge", "ch_1", 500, None),
+        ("refund", "ch_1", -500, 1),
+        ("refund", "ch_1", -500, 1),
+    ] == kinds(pay)
+
+
+def test_a_malformed_request_fails_once_without_retries():
+    """An amount that is not an int is refused as non-retryable: one attempt."""
+    sim = Simulation(seed=1)
+    pay = Payments(sim)
+
+    async def charge(ctx):
+        return await pay.charge("ann", "12 dollars")
+
+    inst = run_script(sim, in_step("charge", charge))
+
+    assert inst.status()["error"] == {
+        "name": "InvalidArgumentType",
+        "message": "amount must be an integer number of cents, got '12 dollars'",
+    }
+    starts = sim.trace.query("event == 'ATTEMPT_START'")
+    assert len(starts) == 1
+    assert pay.history == []
