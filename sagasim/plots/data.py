@@ -139,7 +139,9 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 def records(frame: pd.DataFrame) -> list[Row]:
     """The rows of a typed trace frame as :class:`Row` tuples, in order."""
     columns = [frame[c].tolist() for c in COLUMNS]
-    return [Row(*values) for values in zip(*columns, strict=True)]
+    # NOTE: Row._make skips the generated __new__, which is most of the cost
+    # of building a million rows.
+    return list(map(Row._make, zip(*columns, strict=True)))
 
 
 def by_instance(trace: pd.DataFrame) -> dict[str, list[Row]]:
@@ -187,7 +189,7 @@ def step_label(step: str, count: int = 1) -> str:
 def instance_ids(trace: pd.DataFrame) -> list[str]:
     """The instances in ``trace``, in the order they first appear."""
     ids = trace.loc[trace["instance"] != "", "instance"]
-    return list(dict.fromkeys(ids))
+    return [str(name) for name in pd.unique(ids)]
 
 
 def workflow_of(trace: pd.DataFrame, instance: str) -> str:
@@ -214,29 +216,37 @@ def outcome(trace: pd.DataFrame, instance: str) -> str:
 def rolled_back(trace: pd.DataFrame) -> list[str]:
     """The instances that ran at least one rollback handler, in trace order."""
     rows = trace[trace["event"] == "ROLLBACK_STEP_START"]
-    return list(dict.fromkeys(rows["instance"]))
+    return [str(name) for name in pd.unique(rows["instance"])]
 
 
-def pick_instance(trace: pd.DataFrame, instance: Any = None) -> str:
+def pick_instance(
+    trace: pd.DataFrame,
+    instance: Any = None,
+    *,
+    grouped: dict[str, list[Row]] | None = None,
+) -> str:
     """The instance a chart of one instance should show.
 
     ``instance`` may be an id or an :class:`~sagasim.Instance`. By default:
     the first instance whose rollback orders disagree, else the first that
     rolled back, else the first that failed, else the first.
 
+    ``grouped`` is :func:`by_instance` of the trace, when the caller has it.
+
     Raises:
         ValueError: when the trace has no such instance, or none at all.
     """
     if instance is not None:
         name = getattr(instance, "id", instance)
-        if name not in set(trace["instance"]):
+        if not trace["instance"].eq(name).any():
             raise ValueError(f"the trace has no instance {name!r}")
         return str(name)
     ids = instance_ids(trace)
     if not ids:
         raise ValueError("the trace has no instance")
     undone = rolled_back(trace)
-    grouped = by_instance(trace) if undone else {}
+    if undone and grouped is None:
+        grouped = by_instance(trace)
     for name in undone:
         orders = rollback_orders(grouped[name], name)
         if disagreeing_pairs(orders.reverse_start, orders.reverse_completion):

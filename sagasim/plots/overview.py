@@ -57,8 +57,35 @@ def instances_over_time(source: Any) -> pd.DataFrame:
     return pd.DataFrame(found, columns=columns)
 
 
+def _thinned(table: pd.DataFrame, points: int) -> pd.DataFrame:
+    """At most ``points`` rows: over equal slices of time, the most instances
+    running and rolling back in each slice, and the totals at its end."""
+    if len(table) <= points:
+        return table
+    first, last = float(table["time"].iloc[0]), float(table["time"].iloc[-1])
+    width = (last - first) / points or 1.0
+    slot = ((table["time"] - first) // width).clip(upper=points - 1)
+    grouped = table.groupby(slot, sort=True)
+    thinned = grouped.agg(
+        {
+            "time": "first",
+            "running": "max",
+            "rolling_back": "max",
+            "complete": "last",
+            "errored": "last",
+            "terminated": "last",
+        }
+    )
+    return thinned.reset_index(drop=True)
+
+
 def instances_chart(
-    source: Any, *, ax: Axes | None = None, width: float = 9.0, height: float = 3.2
+    source: Any,
+    *,
+    ax: Axes | None = None,
+    width: float = 9.0,
+    height: float = 3.2,
+    max_points: int = 2_000,
 ) -> Figure:
     """Draw how many instances are in flight over simulated time, how many of
     them are rolling back, and how many have ended each way so far.
@@ -66,8 +93,10 @@ def instances_chart(
     Left axis: instances running (gid ``"running"``) and rolling back
     (``"rolling-back"``), as step lines. Right axis: the running totals of
     instances ``complete``, ``errored`` and ``terminated`` (gids the same).
+    A run with more than ``max_points`` changes is drawn over that many equal
+    slices of time, each showing its peaks and its closing totals.
     """
-    table = instances_over_time(source)
+    table = _thinned(instances_over_time(source), max_points)
     if ax is None:
         fig = new_figure(width, height)
         ax = fig.subplots()

@@ -368,8 +368,8 @@ def render_report(
     """
     image = _image if charts else _left_out
     trace = record.trace
-    chosen = _choose(trace, instance)
     grouped = by_instance(trace)
+    chosen = _choose(trace, instance, grouped)
     parts = [
         _summary(record, grouped),
         _instances(record, grouped, image),
@@ -403,11 +403,11 @@ def _left_out(make: Any, alt: str) -> str:
     return f'<p class="note">chart left out: {escape(alt)}</p>'
 
 
-def _choose(trace: pd.DataFrame, instance: str | None) -> str | None:
+def _choose(trace: pd.DataFrame, instance: str | None, grouped: dict) -> str | None:
     if trace.empty:
         return None
     try:
-        return pick_instance(trace, instance)
+        return pick_instance(trace, instance, grouped=grouped)
     except ValueError as exc:
         raise ReportError(str(exc)) from None
 
