@@ -26,6 +26,7 @@ from sagasim.plots.timeline import instance_timeline
 
 __all__ = [
     "escape",
+    "use_in_notebook",
     "figure_png",
     "img_tag",
     "instance_html",
@@ -227,3 +228,26 @@ def instance_html(inst: Any) -> str:
         f'<div class="sagasim-instance" style="{_STYLE}">'
         f"<strong>Instance {escape(inst.id)}</strong>{table_html(rows)}{chart}</div>"
     )
+
+
+def use_in_notebook(ipython: Any = None) -> bool:
+    """Have IPython and Jupyter show every Simulation and Instance as these
+    summaries, whether or not the classes define ``_repr_html_``.
+
+    ``ipython`` is the shell (``get_ipython()`` by default). Returns whether
+    there was one to register with.
+    """
+    if ipython is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        ipython = get_ipython()
+    if ipython is None:
+        return False
+    from sagasim import Instance, Simulation
+
+    formatter = ipython.display_formatter.formatters["text/html"]
+    formatter.for_type(Simulation, simulation_html)
+    formatter.for_type(Instance, instance_html)
+    return True

@@ -34,3 +34,20 @@ def test_counts_follow_starts_rollbacks_and_ends():
     assert {"complete", "errored"} == {a.get_gid() for a in totals.patches}
     assert "instances in flight" == ax.get_ylabel()
     assert "Instances over time: 2 ended" == ax.get_title()
+
+
+def test_a_long_run_is_drawn_in_slices_that_keep_its_peaks():
+    """Forty instances one after another, drawn in 8 slices: each slice
+    shows the one instance running and the totals at its end."""
+    sim = sagasim.Simulation()
+    for i in range(40):
+        sim.create(Quick, at=i * 0.2)
+    sim.run()
+    full = instances_over_time(sim)
+    assert 80 == len(full)
+    ax = instances_chart(sim, max_points=8).axes[0]
+    (running,) = artists(ax, "running")
+    assert [1] * 8 == list(running.get_data().values)
+    totals = [a for a in ax.figure.axes[1].patches if a.get_gid() == "complete"]
+    assert 40 == totals[0].get_data().values[-1]
+    assert 8 == len(totals[0].get_data().values)

@@ -91,3 +91,20 @@ def test_summaries_are_what_jupyter_displays(evil, monkeypatch):
     assert shown["text/html"].startswith('<div class="sagasim-simulation"')
     shown, _ = formatter.format(evil.get("inst-2"))
     assert shown["text/html"].startswith('<div class="sagasim-instance"')
+
+
+def test_use_in_notebook_registers_the_summaries_with_ipython(evil):
+    """Without _repr_html_, a shell's HTML formatter is taught both types."""
+    import types
+
+    from IPython.core.formatters import DisplayFormatter
+
+    from sagasim.report import use_in_notebook
+
+    shell = types.SimpleNamespace(display_formatter=DisplayFormatter())
+    assert use_in_notebook(shell)
+    shown, _ = shell.display_formatter.format(evil)
+    assert shown["text/html"].startswith('<div class="sagasim-simulation"')
+    shown, _ = shell.display_formatter.format(evil.get("inst-1"))
+    assert shown["text/html"].startswith('<div class="sagasim-instance"')
+    assert not use_in_notebook(None)
