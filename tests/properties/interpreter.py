@@ -141,11 +141,13 @@ def run_shape(
     seed: int = 0,
     crash: int | None = None,
     jitter: bool = False,
+    inflight: str = "cancel",
 ):
-    """Run one instance of ``shape``; with ``crash`` (ms), crash the engine
-    under it at that simulated instant. Returns ``(sim, inst, log)``."""
+    """Run one instance of ``shape`` under the ``inflight`` policy; with
+    ``crash`` (ms), crash the engine under it at that simulated instant.
+    Returns ``(sim, inst, log)``."""
     log = Log()
-    sim = Simulation(seed=seed)
+    sim = Simulation(seed=seed, inflight=inflight)
     log.sim = sim
     inst = sim.create(build_workflow(shape, log, jitter=jitter))
     if crash is not None:

@@ -17,6 +17,11 @@ runs it again), an attempt in flight fails with ``WorkflowInternalError``
 when the replayed ``run()`` reaches the step and the next attempt follows
 the backoff from then, and durable timers keep their wake times.
 
+Under ``inflight="cancel"`` (the default) the steps of the failing item
+still running when ``run()`` fails are cancelled then, and their handlers
+see ``UNDEFINED``; under ``"drain"`` the rollback waits until they settle
+(rule 8), and a crash meanwhile leaves them to the replay to finish.
+
 At one instant, a gather member finishing at the very moment a sibling
 fails ``run()`` may be seen either way (DESIGN leaves that order open), so
 such predictions are sets of allowed values and ranges of attempts.
@@ -172,6 +177,7 @@ class Prediction:
     output: Any = None
     error: tuple[str, str | None] | None = None
     failed_at: int | None = None
+    drain_ends: int | None = None  # when the rollback starts
     end: int = 0
     steps: list[StepTimeline] = field(default_factory=list)
     rollback: list[RollbackEntry] = field(default_factory=list)
@@ -253,19 +259,25 @@ def _settles(timelines: list[StepTimeline]) -> int:
     return min(failing) if failing else max(tl.end for tl in timelines)
 
 
-def predict(shape: dict[str, Any], crash: int | None = None) -> Prediction:
-    """The model's prediction for ``shape``, with an engine crash at ``crash``
+def predict(
+    shape: dict[str, Any], crash: int | None = None, inflight: str = "cancel"
+) -> Prediction:
+    """The model's prediction for ``shape`` under the ``inflight`` policy
+    (``"cancel"`` or ``"drain"``), with an engine crash at ``crash``
     (integer milliseconds), or none."""
     base = _Walk(shape, None)
     base.run()
-    run_ends = base.end
-    if crash is not None and crash < run_ends:
+    drain_ends = _drain_ends(base, inflight)
+    rollback_crash = None
+    if crash is not None and crash < base.end:
         walk = _Walk(shape, crash)
         walk.run()
-        rollback_crash = None
     else:
         walk = base
-        rollback_crash = crash
+        if crash is not None and crash < drain_ends:
+            _crash_while_draining(walk, crash)
+        else:
+            rollback_crash = crash
 
     prediction = Prediction(status="complete", steps=walk.steps, end=walk.end)
     if walk.failing_item is None:
@@ -280,38 +292,56 @@ def predict(shape: dict[str, Any], crash: int | None = None) -> Prediction:
     prediction.status = "errored"
     prediction.error = failure.error
     prediction.failed_at = failed_at
-    failing = {tl.key for tl in walk.failing_item}
+    cancelled = set() if inflight == "drain" else {tl.key for tl in walk.failing_item}
     for tl in walk.steps:
         outputs, attempts, completions = _seen_at_failure(
-            tl, failed_at, tl.key in failing
+            tl, failed_at, tl.key in cancelled
         )
         prediction.invocations[tl.key] = attempts
         prediction.completions[tl.key] = completions
         if tl.spec["handler"]:
             prediction.rollback.append(RollbackEntry(tl.key, outputs, attempts))
     prediction.rollback.reverse()
+    prediction.drain_ends = _drain_ends(walk, inflight)
     prediction.end = _time_rollback(
-        prediction.rollback, walk.steps, failed_at, rollback_crash
+        prediction.rollback, walk.steps, prediction.drain_ends, rollback_crash
     )
     return prediction
 
 
-def _seen_at_failure(tl: StepTimeline, failed_at: int, in_failing_item: bool):
+def _drain_ends(walk: _Walk, inflight: str) -> int:
+    """When the rollback starts: at the failure, or, when draining, once
+    every step of the failing item has settled."""
+    if walk.failing_item is None:
+        return walk.end
+    if inflight == "cancel":
+        return walk.failed_at
+    return max(walk.failed_at, *(tl.end for tl in walk.failing_item))
+
+
+def _crash_while_draining(walk: _Walk, crash: int) -> None:
+    """Re-time the steps still running when the engine crashes while it
+    drains them: the replay goes on draining them (rules 4 and 8), so an
+    attempt in flight fails then and is retried after its backoff."""
+    for index, tl in enumerate(walk.failing_item):
+        if tl.end > crash:
+            again = step_timeline(tl.spec, tl.key, tl.starts[0], crash, crash)
+            walk.failing_item[index] = again
+            walk.steps[walk.steps.index(tl)] = again
+
+
+def _seen_at_failure(tl: StepTimeline, failed_at: int, cancelled: bool):
     """(outputs a handler may see, attempts range, completions) of a step
-    when ``run()`` fails at ``failed_at``; steps of the failing item that are
-    still running are cancelled then."""
+    when ``run()`` fails at ``failed_at``; ``cancelled`` says whether the
+    step, if still running then, is cancelled rather than drained."""
     attempts = len(tl.starts)
-    if not in_failing_item or tl.uncaught:
+    if not cancelled or tl.uncaught or tl.end < failed_at:
         if tl.failed:
             return (UNDEFINED,), (attempts, attempts), frozenset({0})
         return (tl.output,), (attempts, attempts), frozenset({1})
 
     before = sum(1 for at in tl.starts if at < failed_at)
     by = sum(1 for at in tl.starts if at <= failed_at)
-    if tl.end < failed_at:
-        if tl.failed:
-            return (UNDEFINED,), (attempts, attempts), frozenset({0})
-        return (tl.output,), (attempts, attempts), frozenset({1})
     if tl.end == failed_at and not tl.failed:
         return (tl.output, UNDEFINED), (before, by), frozenset({0, 1})
     return (UNDEFINED,), (before, by), frozenset({0})
@@ -325,7 +355,7 @@ def _time_rollback(
 ) -> int:
     """Set each handler's start, end and attempts; return the run's end.
 
-    Handlers run back to back from the failure. A crash while one runs
+    Handlers run back to back from ``start``. A crash while one runs
     cuts it off; the replay, at the crash instant, retries it after its
     rollback config's first retry wait.
     """

@@ -79,7 +79,12 @@ def _call(spec: dict[str, Any]) -> str:
     return f"caught({call})" if spec["caught"] else call
 
 
-def snippet(shape: dict[str, Any], crash: int | None = None, seed: int = 0) -> str:
+def snippet(
+    shape: dict[str, Any],
+    crash: int | None = None,
+    seed: int = 0,
+    inflight: str = "cancel",
+) -> str:
     """The script that runs ``shape`` (crashing at ``crash`` ms) and prints
     the instance's status, rollback records and handler log."""
     lines = [
@@ -102,7 +107,7 @@ def snippet(shape: dict[str, Any], crash: int | None = None, seed: int = 0) -> s
         "        return out",
         "",
         "",
-        f"sim = sagasim.Simulation(seed={seed})",
+        f"sim = sagasim.Simulation(seed={seed}, inflight={inflight!r})",
         "inst = sim.create(W)",
     ]
     if crash is not None:

@@ -1,6 +1,7 @@
 """Rollback plans of random workflow shapes match the model (DESIGN rules 3-8)."""
 
 from hypothesis import given, note
+from hypothesis import strategies as st
 
 from .checks import assert_bodies, assert_handlers, assert_status
 from .interpreter import run_shape
@@ -8,28 +9,32 @@ from .model import predict
 from .shapes import shapes
 from .snippet import snippet
 
+POLICIES = st.sampled_from(("cancel", "drain"))
 
-@given(shape=shapes())
-def test_handlers_of_started_steps_run_once_in_reverse_start_order(shape):
+
+@given(shape=shapes(), inflight=POLICIES)
+def test_handlers_of_started_steps_run_once_in_reverse_start_order(shape, inflight):
     """The handlers of the started steps run once each, newest start first,
     each seeing its step's output or UNDEFINED."""
-    note(snippet(shape))
-    sim, inst, log = run_shape(shape)
+    note(snippet(shape, inflight=inflight))
+    sim, inst, log = run_shape(shape, inflight=inflight)
 
-    expected = predict(shape)
+    expected = predict(shape, inflight=inflight)
 
     assert_handlers(expected, inst, log)
     assert_bodies(expected, log)
 
 
-@given(shape=shapes(failure=True))
-def test_uncaught_failure_ends_errored_with_its_error_and_rollback_totals(shape):
+@given(shape=shapes(failure=True), inflight=POLICIES)
+def test_uncaught_failure_ends_errored_with_its_error_and_rollback_totals(
+    shape, inflight
+):
     """An uncaught failure ends the instance errored with its own error and
     rollback totals that count every handler."""
-    note(snippet(shape))
-    sim, inst, log = run_shape(shape)
+    note(snippet(shape, inflight=inflight))
+    sim, inst, log = run_shape(shape, inflight=inflight)
 
-    expected = predict(shape)
+    expected = predict(shape, inflight=inflight)
 
     assert expected.status == "errored"
     assert_status(expected, inst, sim)
