@@ -418,8 +418,11 @@ class RollbackOrders(NamedTuple):
     """The handler orders of one rollback, as step occurrences.
 
     Attributes:
-        ran: the order the handlers ran in, from the trace
-            (``ROLLBACK_STEP_START`` rows after the last ``ROLLBACK_START``).
+        ran: the order the handlers ran in, from the trace: the
+            ``ROLLBACK_STEP_START`` rows from the first ``ROLLBACK_START``
+            after the instance's last ``WORKFLOW_RESTARTED`` on (a replay
+            after a crash records ``ROLLBACK_START`` again, and goes on
+            with the handlers that had not finished), each step once.
         reverse_start: the same steps, latest ``STEP_START`` first: what
             the engine is meant to do.
         reverse_completion: the same steps, latest to settle first
@@ -447,11 +450,17 @@ def rollback_orders(trace: pd.DataFrame, instance: str) -> RollbackOrders:
     also be a list of :class:`Row` (see :func:`by_instance`).
     """
     rows = _rows_of(trace, instance)
-    begins = [i for i, row in enumerate(rows) if row.event == "ROLLBACK_START"]
+    # A restart begins a new run of run(), with its own rollback; a replay
+    # after a crash records ROLLBACK_START again for the same one.
+    restarts = [i for i, row in enumerate(rows) if row.event == "WORKFLOW_RESTARTED"]
+    epoch = restarts[-1] if restarts else 0
+    begins = [
+        i for i, row in enumerate(rows[epoch:], epoch) if row.event == "ROLLBACK_START"
+    ]
     if not begins:
         return RollbackOrders([], [], [], {}, {}, {}, {})
-    before = rows[: begins[-1]]
-    after = rows[begins[-1] :]
+    before = rows[: begins[0]]
+    after = rows[begins[0] :]
 
     ran = list(
         dict.fromkeys(

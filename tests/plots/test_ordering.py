@@ -164,3 +164,20 @@ def test_disagreement_chart_can_run_the_family_itself():
     lines = artists(fig.axes[0], "rate")
     assert [[0.0]] == [list(line.get_ydata()) for line in lines]
     assert "3 instances per point" in fig.get_suptitle()
+
+
+def test_a_crash_during_the_rollback_keeps_the_whole_handler_order():
+    """A crash in the last handler: the replay records ROLLBACK_START again
+    and finishes that handler; the order still lists all four."""
+    from sagasim.faults import Fault
+
+    sim = sagasim.Simulation(
+        faults=[Fault("crash_during", step="a", phase="rollback", attempt=1, after=10)]
+    )
+    sim.create(Sequence)
+    sim.run()
+    assert 2 == len(rows(sim.trace, event="ROLLBACK_START"))
+    orders = rollback_orders(sim.trace, "inst-1")
+    assert [("d", 1), ("c", 1), ("b", 1), ("a", 1)] == orders.ran
+    ax = ordering_chart(sim).axes[0]
+    assert ["1. d", "2. c", "3. b", "4. a"] == column(ax, "start-order")
