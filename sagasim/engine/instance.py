@@ -98,6 +98,7 @@ class Lifetime:
         self.pausing = False
         self.closing = False
         self.rebuild = rebuild
+        self.resume_in_flight = False
         self.dead = False
         self.run_task: Task | None = None
 
@@ -313,7 +314,7 @@ class Lifetime:
         store = self.store
         record = store.records.get(key)
         if self.rebuild:
-            return self._rebuild_do(record, rollback, handler_config)
+            return self._rebuild_do(record, body, rollback, handler_config)
 
         if record is not None:
             if rollback is not None and record.attempts > 0:
@@ -362,6 +363,7 @@ class Lifetime:
     def _rebuild_do(
         self,
         record: StepRecord | None,
+        body: Callable[..., Any],
         rollback: Callable[..., Any] | None,
         handler_config: StepConfig | None,
     ) -> Future:
@@ -373,6 +375,14 @@ class Lifetime:
             return _settled(decode_output(record.output_json))
         if record.status in (FAILURE, UNCACHED):
             return _settled(error=record.error)
+        if record.status == RUNNING and self.resume_in_flight:
+            # A step that was still running when run() failed, under the
+            # "drain" or "race" policy: it goes on from its record, its
+            # interrupted attempt counted as failed.
+            run = StepRun(self, record, body, record.config)
+            self.track(run)
+            run.begin()
+            return run.future
         return Future()
 
     # -- sleeps ----------------------------------------------------------------
@@ -837,12 +847,20 @@ class Instance:
             self._end("errored")
 
     def _start_rollback_lifetime(self, registry: dict | None) -> None:
+        """Roll back in a fresh lifetime, rebuilding the handlers by replay
+        when ``registry`` is not at hand (after a crash)."""
         life = self.life = Lifetime(self, rebuild=registry is None)
+        policy = self.host.inflight
+        resume = policy in ("drain", "race") and not self.store.terminating
         if registry is None:
+            life.resume_in_flight = resume
             life.rebuild_registry()
         else:
             life.registry = registry
-        life.start_rollback()
+        if resume and policy == "drain":
+            life.drain_then_roll_back()
+        else:
+            life.start_rollback()
 
     def _pause(self) -> None:
         store = self.store

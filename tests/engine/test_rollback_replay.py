@@ -82,3 +82,51 @@ def test_rebuilding_handlers_after_a_crash_runs_no_forward_body():
         "total": 2,
         "completed": 2,
     }
+
+
+def test_crash_while_draining_keeps_draining_the_step_in_flight():
+    """Under drain, a crash before the in-flight step settles retries it first."""
+    seen = []
+
+    async def slow(ctx):
+        await sagasim.sleep(20)
+        return "S"
+
+    async def fail_soon(ctx):
+        await sagasim.sleep(5)
+        raise sagasim.NonRetryableError("boom")
+
+    def undo(output, error, ctx):
+        seen.append((ctx.step.name, output))
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await sagasim.gather(
+                step.do(
+                    "slow",
+                    slow,
+                    config={"retries": {"limit": 2, "delay": 1}},
+                    rollback=undo,
+                ),
+                step.do("fail", fail_soon, config=NO_RETRIES, rollback=undo),
+            )
+
+    sim, inst = start(W, inflight="drain")
+    sim.run(until=0.010)
+    inst.crash()
+    sim.run()
+
+    assert seen == [("fail", sagasim.UNDEFINED), ("slow", "S")]
+    assert records(sim, ["time", "event", "attempt"], step="slow") == [
+        (0.0, "STEP_START", 0),
+        (0.0, "ATTEMPT_START", 1),
+        (0.01, "ATTEMPT_FAILURE", 1),
+        (0.011, "ATTEMPT_START", 2),
+        (0.031, "ATTEMPT_SUCCESS", 2),
+        (0.031, "STEP_SUCCESS", 0),
+        (0.031, "ROLLBACK_STEP_START", 0),
+        (0.031, "ROLLBACK_ATTEMPT_START", 1),
+        (0.031, "ROLLBACK_ATTEMPT_SUCCESS", 1),
+        (0.031, "ROLLBACK_STEP_SUCCESS", 0),
+    ]
+    assert sim.now == 0.031

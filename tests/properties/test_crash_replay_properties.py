@@ -18,15 +18,6 @@ def crash_instants(baseline, inflight):
     if baseline.failed_at is None:
         return anywhere
     handlers = st.integers(baseline.drain_ends, baseline.end)
-    if inflight == "drain" and baseline.drain_ends > baseline.failed_at:
-        # XXX: a crash while the engine drains the steps still in flight
-        # makes the replay roll back at once: the attempt in flight is never
-        # failed nor retried and its handler sees UNDEFINED (rules 4 and 8).
-        # Those instants are left out until the engine keeps draining.
-        after = st.integers(baseline.drain_ends, baseline.end + 5)
-        if baseline.failed_at == 0:
-            return after | handlers
-        return st.integers(0, baseline.failed_at - 1) | after | handlers
     return anywhere | handlers
 
 
