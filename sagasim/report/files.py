@@ -45,7 +45,7 @@ def write_run_charts(sim: Any, outdir: str | Path, *, dpi: int = 110) -> list[Pa
 
     def save(fig: Figure, name: str) -> None:
         path = outdir / name
-        fig.savefig(path, format="png", dpi=dpi)
+        fig.savefig(path, format="png", dpi=dpi, metadata={"Software": None})
         fig.clear()
         written.append(path)
 

@@ -51,7 +51,7 @@ def escape(value: Any) -> str:
 def figure_png(fig: Figure, *, dpi: int = 96) -> bytes:
     """The figure rendered as PNG bytes (Agg), then closed for good."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     fig.clear()
     return buffer.getvalue()
 

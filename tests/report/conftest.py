@@ -108,7 +108,9 @@ def assert_self_contained(page: str) -> None:
         assert not re.match(r"\s*(https?:)?//", value, re.IGNORECASE), value
         if attribute == "src":
             assert value.startswith("data:image/png;base64,")
-            assert base64.b64decode(value.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+            png = base64.b64decode(value.split(",", 1)[1])
+            assert png[:8] == b"\x89PNG\r\n\x1a\n"
+            assert b"http" not in png, "no address, even in the PNG's metadata"
         else:
             assert value.startswith("#")
     lowered = page.lower()
