@@ -16,7 +16,21 @@ time:
 2. **Queueing.** With a ``capacity``, at most that many calls are served at
    once; later calls wait in first-come, first-served order and start the
    instant a slot frees. A waiting call that is cancelled leaves the queue.
-3. **Request latency.** The request travels to the service.
+   With a ``queue_timeout``, a call still waiting that long after it was
+   made leaves the queue at that instant and fails with the retryable
+   :class:`~sagasim.services.base.QueueTimeout` (a
+   :class:`~sagasim.services.errors.ServiceError`), history outcome
+   ``"failed"``; it never reached the service and applied nothing. A slot
+   that frees at the very instant the timeout falls goes to the waiting
+   call, which is then served (completions before deadlines).
+3. **Request latency.** The request travels to the service. With a
+   ``load_factor``, the latency drawn at invocation is stretched when the
+   call gets its slot: multiplied by ``1 + load_factor * n / capacity``,
+   where ``n`` counts the calls holding a slot at that instant, this one
+   included, and rounded to the nearest millisecond (halves up). A lone
+   call on a capacity-10 service with ``load_factor`` 2 takes 1.2 times its
+   drawn latency; a call that takes the last free slot takes 3 times. The
+   stretch is fixed when the call starts; later arrivals do not change it.
 4. **Arrival.** At one instant: if the instant is in an outage window the
    call fails with :class:`~sagasim.services.errors.ServiceUnavailable`;
    else if the error roll came up it fails with
@@ -53,6 +67,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sagasim
+from sagasim.durations import DurationError, parse_duration
+from sagasim.engine.clock import DEADLINE
 from sagasim.errors import error_name
 from sagasim.services.errors import ServiceError, ServiceUnavailable
 from sagasim.services.latency import LatencyModel, parse_latency
@@ -60,7 +76,17 @@ from sagasim.services.latency import LatencyModel, parse_latency
 if TYPE_CHECKING:
     from sagasim import Simulation
 
-__all__ = ["Service"]
+__all__ = ["QueueTimeout", "Service"]
+
+
+class QueueTimeout(ServiceError):
+    """The call waited for a slot longer than the service's ``queue_timeout``.
+
+    A :class:`~sagasim.services.errors.ServiceError`, so retryable: the call
+    never reached the service and applied nothing. Its message starts with
+    ``"queue timeout"``.
+    """
+
 
 Call = dict[str, Any]
 """One row of :attr:`Service.history`; see the contract in the class docstring."""
@@ -89,6 +115,14 @@ class Service:
         error_rate: the probability, from 0 to 1, that a request fails with a
             retryable :class:`~sagasim.services.errors.ServiceError` at
             arrival, without effect.
+        queue_timeout: how long a call may wait for a slot (a duration:
+            milliseconds, ``"<n> <unit>"`` or a ``timedelta``) before it
+            fails with :class:`~sagasim.services.base.QueueTimeout`;
+            ``None`` (the default) to wait for ever. It needs a
+            ``capacity``. Settable later as an attribute.
+        load_factor: how much the request latency grows with load, a number
+            >= 0 (see stage 3); 0 (the default) for none. Above 0 it needs a
+            ``capacity``. Settable later as an attribute.
 
     Attributes:
         history: one dict per operation call, in call order, with keys
@@ -127,6 +161,8 @@ class Service:
         capacity: int | None = None,
         outages: Iterable[tuple[float, float]] = (),
         error_rate: float = 0.0,
+        queue_timeout: Any = None,
+        load_factor: float = 0.0,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"a service name must be a non-empty string, got {name!r}")
@@ -136,6 +172,10 @@ class Service:
         self.response_latency: LatencyModel = parse_latency(response_latency)
         self.capacity = _check_capacity(capacity)
         self.error_rate = _check_rate(error_rate)
+        self._queue_timeout_ms: int | None = None
+        self._load_factor = 0.0
+        self.queue_timeout = queue_timeout
+        self.load_factor = load_factor
         self.history: list[Call] = []
         self.effects: list[dict[str, Any]] = []
 
@@ -184,6 +224,44 @@ class Service:
         return self._down_at(time_ms)
 
     @property
+    def queue_timeout(self) -> int | None:
+        """The longest wait for a slot in milliseconds, or ``None``.
+
+        Set it to a duration (or ``None``); the change applies to calls that
+        join the queue afterwards.
+        """
+        return self._queue_timeout_ms
+
+    @queue_timeout.setter
+    def queue_timeout(self, value: Any) -> None:
+        if value is None:
+            self._queue_timeout_ms = None
+            return
+        try:
+            ms = parse_duration(value)
+        except DurationError as exc:
+            raise ValueError(f"queue_timeout: {exc}") from None
+        if self.capacity is None:
+            raise ValueError(
+                "queue_timeout needs a capacity; without one nothing waits"
+            )
+        self._queue_timeout_ms = ms
+
+    @property
+    def load_factor(self) -> float:
+        """How much the request latency grows with the calls in service."""
+        return self._load_factor
+
+    @load_factor.setter
+    def load_factor(self, value: float) -> None:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and value >= 0):
+            raise ValueError(f"load_factor must be a number >= 0, got {value!r}")
+        if value and self.capacity is None:
+            raise ValueError("load_factor needs a capacity to measure load against")
+        self._load_factor = float(value)
+
+    @property
     def active(self) -> int:
         """How many calls hold a slot now (travelling or being answered)."""
         return self._active
@@ -217,8 +295,15 @@ class Service:
         fails = self.error_rate > 0 and self._rng.random() < self.error_rate
 
         try:
-            await self._acquire()
+            try:
+                await self._acquire()
+            except QueueTimeout as exc:
+                self._close(call, "failed", error=error_name(exc))
+                raise
             call["started"] = self.sim.now
+            if self._load_factor and request_ms:
+                stretch = 1 + self._load_factor * self._active / self.capacity
+                request_ms = math.floor(request_ms * stretch + 0.5)
             error: Exception | None = None
             result: Any = None
             try:
@@ -342,8 +427,16 @@ class Service:
 
         ticket = sagasim.Future()
         self._waiting.append(ticket)
+        timer = None
+        limit = self._queue_timeout_ms
+        if limit is not None:
+            timer = self.sim.call_later(
+                limit, lambda: self._expire(ticket, limit), DEADLINE
+            )
         try:
             await ticket
+        except QueueTimeout:
+            raise
         except BaseException:
             # Cancelled while waiting. A slot already handed over is passed on.
             if ticket.done():
@@ -351,6 +444,22 @@ class Service:
             else:
                 self._waiting.remove(ticket)
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _expire(self, ticket: sagasim.Future, limit: int) -> None:
+        # The queue timeout fell while the call still waits: it leaves the
+        # queue and fails. A call granted its slot at this instant is served.
+        if ticket.done():
+            return
+        self._waiting.remove(ticket)
+        ticket.set_exception(
+            QueueTimeout(
+                f"queue timeout: {self.kind} {self.name!r} kept the request "
+                f"waiting {limit} ms"
+            )
+        )
 
     def _release(self) -> None:
         # The slot passes straight to the first waiter, which resumes at once,
