@@ -47,6 +47,24 @@ __all__ = [
 any = any_  # noqa: A001 - the name mirrors Promise.any
 
 
+def _simulation_html(sim: Simulation) -> str:
+    from sagasim.report.html import simulation_html
+
+    return simulation_html(sim)
+
+
+def _instance_html(instance: Instance) -> str:
+    from sagasim.report.html import instance_html
+
+    return instance_html(instance)
+
+
+# Jupyter shows a run and an instance as compact HTML summaries; the report
+# layer, which draws them, is imported only when one is first shown.
+Simulation.html_renderer = staticmethod(_simulation_html)
+Instance.html_renderer = staticmethod(_instance_html)
+
+
 def current_attempt() -> AttemptInfo | None:
     """The step attempt (or rollback handler attempt) whose code is running,
     or ``None`` outside of one. Simulated services use it to say who called."""

@@ -13,8 +13,8 @@ Exit status: 0 when the run completed (whatever happened to its instances),
 2 for a bad argument or scenario file, 1 when the output cannot be written.
 Every error is one line on stderr, ``sagasim: error: ...``.
 
-With ``--charts`` it also writes the run's charts as PNG files beside them
-(:func:`sagasim.report.write_run_charts`).
+It also writes the run's charts as PNG files beside them
+(:func:`sagasim.report.write_run_charts`), unless given ``--no-charts``.
 
 ``sagasim sweep`` is defined by :mod:`sagasim.sweeps.cli` and ``sagasim
 report`` by :mod:`sagasim.report.cli`; both are only wired in here.
@@ -99,8 +99,10 @@ def make_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--charts",
-        action="store_true",
-        help="also write the run's charts as PNG files beside the CSV files",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write the run's charts as PNG files beside the CSV files "
+        "(the default; --no-charts skips them)",
     )
 
     from sagasim.report import cli as report_cli

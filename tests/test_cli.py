@@ -20,6 +20,8 @@ from sagasim.cli import main
 #     the credit's handler has no output, the refund lands at 1.80.
 #   inst-3 at 2 s: a latency fault adds 10 ms to its debit: 2.06; its credit
 #     fails at 2.16, lands at 2.76: complete.
+REPO = Path(__file__).resolve().parent.parent
+
 SMALL = """\
 [simulation]
 seed = 5
@@ -131,7 +133,7 @@ def test_run_prints_the_summary(small, tmp_path, capsys):
     """A small deterministic run prints exact counts, order, faults and money."""
     outdir = tmp_path / "out"
 
-    status = main(["run", str(small), "-o", str(outdir)])
+    status = main(["run", str(small), "-o", str(outdir), "--no-charts"])
 
     out, err = capsys.readouterr()
     assert 0 == status
@@ -152,7 +154,7 @@ def test_run_writes_the_five_tables(small, tmp_path, capsys):
     """trace, effects, history, violations and faults land as CSV files."""
     outdir = tmp_path / "out"
 
-    assert 0 == main(["run", str(small), "-o", str(outdir)])
+    assert 0 == main(["run", str(small), "-o", str(outdir), "--no-charts"])
 
     assert OUTPUTS == sorted(p.name for p in outdir.iterdir())
     trace = pd.read_csv(outdir / "trace.csv", keep_default_na=False)
@@ -390,3 +392,25 @@ def test_the_outputs_are_the_documented_five():
     assert ("trace", "effects", "history", "violations", "faults") == (
         sagasim.cli.OUTPUTS
     )
+
+
+def test_run_writes_its_charts_beside_the_tables_by_default(tmp_path, capsys):
+    """Without --no-charts, sagasim run writes one PNG per chart and lists it."""
+    outdir = tmp_path / "out"
+
+    assert 0 == main(
+        ["run", str(REPO / "scenarios" / "bank_transfer.toml"), "-o", str(outdir)]
+    )
+
+    out = capsys.readouterr().out
+    charts = sorted(p.name for p in outdir.glob("*.png"))
+    assert charts == [
+        "instances.png",
+        "load-north.png",
+        "load-south.png",
+        "rollback-order.png",
+        "timeline.png",
+    ]
+    for name in charts:
+        assert (outdir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"  {outdir / name}\n" in out

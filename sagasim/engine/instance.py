@@ -18,7 +18,7 @@ import inspect
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sagasim.durations import DurationError, parse_duration
 from sagasim.engine.attempts import StepRun, decode_output, encode_output
@@ -649,8 +649,16 @@ class Instance:
         self.life: Lifetime | None = None
         self.holds_slot = False
 
+    # The presentation layer renders instances for Jupyter; the engine only
+    # holds the hook, so that it imports nothing from above it.
+    html_renderer: ClassVar[Callable[[Instance], str] | None] = None
+
     def __repr__(self) -> str:
         return f"<Instance {self.id} {self.workflow.workflow_name()} {self.state}>"
+
+    def _repr_html_(self) -> str | None:
+        render = Instance.html_renderer
+        return None if render is None else render(self)
 
     # -- what users read ---------------------------------------------------------
 

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import simpy
@@ -158,6 +158,14 @@ class Simulation:
 
             plan = faults if isinstance(faults, FaultPlan) else FaultPlan(faults)
             self.faults = Injector(self, plan)
+
+    # The presentation layer renders a simulation for Jupyter (see
+    # sagasim.report.html); the runtime only holds the hook.
+    html_renderer: ClassVar[Callable[[Simulation], str] | None] = None
+
+    def _repr_html_(self) -> str | None:
+        render = Simulation.html_renderer
+        return None if render is None else render(self)
 
     # -- the clock the engine runs on ------------------------------------------
 

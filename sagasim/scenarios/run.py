@@ -64,6 +64,7 @@ HISTORY_COLUMNS = [
     "key",
     "args",
     "invoked",
+    "started",
     "ended",
     "outcome",
     "error",

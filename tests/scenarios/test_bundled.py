@@ -251,7 +251,9 @@ def test_the_contrast_pair_sees_the_same_faults_and_counts_their_harm():
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_each_scenario_runs_from_the_command_line(stem, tmp_path, capsys):
     """`sagasim run` prints every section and writes the five files."""
-    status = main(["run", str(SCENARIOS / f"{stem}.toml"), "-o", str(tmp_path)])
+    status = main(
+        ["run", str(SCENARIOS / f"{stem}.toml"), "-o", str(tmp_path), "--no-charts"]
+    )
 
     out, err = capsys.readouterr()
     assert (0, "") == (status, err)
