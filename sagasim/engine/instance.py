@@ -72,6 +72,33 @@ class Lifetime:
     no time passes.
     """
 
+    __slots__ = (
+        "instance",
+        "store",
+        "host",
+        "clock",
+        "_now",
+        "_record",
+        "scope",
+        "rollback_scope",
+        "counts",
+        "registry",
+        "pending_handlers",
+        "runs",
+        "timers",
+        "waiters",
+        "blocked",
+        "step_calls",
+        "attempts_in_flight",
+        "waits_pending",
+        "pausing",
+        "closing",
+        "rebuild",
+        "resume_in_flight",
+        "dead",
+        "run_task",
+    )
+
     def __init__(self, instance: Instance, *, rebuild: bool = False) -> None:
         self.instance = instance
         self.store = instance.store
