@@ -28,6 +28,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_engine.py
 
+# The published backoff-and-jitter simulation, reproduced on the lab's engine:
+# jitter.csv and jitter.png in JITTER_OUT; JITTER_ARGS=--quick for a small run.
+JITTER_OUT ?= runs/jitter
+.PHONY: jitter
+jitter: $(STAMP)
+	$(BIN)/python -m sagasim.storms jitter --out $(JITTER_OUT) $(JITTER_ARGS)
+
 # The HTML report as headless Chromium renders it: a screenshot and the DOM.
 report-check: $(STAMP) /usr/bin/chromium
 	$(BIN)/pytest -q -m browser tests/report
