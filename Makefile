@@ -35,6 +35,16 @@ JITTER_OUT ?= runs/jitter
 jitter: $(STAMP)
 	$(BIN)/python -m sagasim.storms jitter --out $(JITTER_OUT) $(JITTER_ARGS)
 
+# Every teaching notebook at full scale (SCALE = "full"), executed with
+# papermill into runs/notebooks/, outputs and all.
+.PHONY: notebooks
+notebooks: $(STAMP)
+	mkdir -p runs/notebooks
+	for notebook in notebooks/*.ipynb; do \
+		$(BIN)/papermill "$$notebook" "runs/notebooks/$$(basename $$notebook)" \
+			-p SCALE full -k python3 --cwd notebooks || exit 1; \
+	done
+
 # The HTML report as headless Chromium renders it: a screenshot and the DOM.
 report-check: $(STAMP) /usr/bin/chromium
 	$(BIN)/pytest -q -m browser tests/report

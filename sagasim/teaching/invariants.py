@@ -224,8 +224,13 @@ def _reverse_completion(sim: Any, instance: Any) -> list[str]:
 
 def counterexample() -> dict[str, Any]:
     """The smallest shape Hypothesis finds on which the engine's rollback
-    order differs from reverse *completion* order (derandomized, so the
-    same shape every run)."""
+    order differs from reverse *completion* order.
+
+    Attention: the search is derandomized, yet Hypothesis also draws on
+    constants it collects from the modules loaded in the process, so the
+    shape found can change with what else has been imported (one group of
+    three or four legs, in practice). Rely on what the shape shows, not on
+    the shape itself."""
 
     def differs(shape: dict[str, Any]) -> bool:
         sim, instance = run_shape(shape)

@@ -564,6 +564,11 @@ idempotency_chart(runs)""",
     (
         "md",
         """\
+With keys there are no double effects at any rate. At the highest rates a
+few charges still leak even with keys: a refund handler whose every answer is
+lost runs out of its retries and fails. Keys make running twice safe; only
+enough retries (`rollback_config`) make running at all likely.
+
 ## The bundled contrast pair
 
 `idempotency_contrast_on.toml` and `_off.toml` are the same orders, faults and
@@ -605,8 +610,10 @@ both = grid[grid["charge key"] & grid["refund key"]]
 assert (both["kept"] == 0).all() and (both["double_effects"] == 0).all()
 neither = grid[~grid["charge key"] & ~grid["refund key"]]
 assert (neither["kept"] != 0).all()
-keyed = runs[runs["idempotent"]]
-assert (keyed["double_effects"] == 0).all() and (keyed["drift"] == 0).all()
+keyed = runs[runs["idempotent"]].set_index("failure_rate")
+unkeyed = runs[~runs["idempotent"]].set_index("failure_rate")
+assert (keyed["double_effects"] == 0).all()
+assert (keyed["drift"] <= unkeyed["drift"]).all()
 assert contrast["on"] == {}
 assert contrast["off"]
 print("all claims hold")""",
@@ -796,10 +803,16 @@ compare_orders(smallest)""",
     (
         "md",
         """\
-One group of three legs: the first fails, the third has already finished, the
-second is still in flight and is cancelled. The engine undoes the newest start
-first (the third leg); reverse completion would undo the second first. Nothing
-about the code tells you which leg finishes first; that is the point.
+A single group of a few legs is enough: one leg fails, a leg started later has
+already finished, another is still in flight when the failure comes and is
+cancelled (it settles last). The engine undoes the newest start first; reverse
+completion would undo the one that settled last first. Nothing in the code
+says which leg finishes first; that is the point.
+
+Hypothesis is derandomized here, but its search also draws on constants it
+finds in the code that is loaded, so the shape it reports can differ a little
+with what else this process has imported; the claims below hold for any shape
+it reports.
 
 ## At scale
 
@@ -838,7 +851,13 @@ def test_rollback_runs_in_reverse_start_order(shape):
         """\
 assert examples["agrees"].all() and examples["rolled back"].any()
 assert set(examples["policy"]) == {"cancel", "drain", "race"}
-assert len(smallest["groups"]) == 1 and len(smallest["groups"][0]) <= 3
+smallest_sim, smallest_instance = run_shape(smallest)
+undone = [r["step"] for r in smallest_instance.rollbacks]
+assert undone == expected_rollback(smallest)
+assert list(compare_orders(smallest)["reverse completion would"]) != list(
+    range(1, len(undone) + 1)
+)
+assert sum(len(group) for group in smallest["groups"]) <= 5
 assert scale["disagreements"] == 0 and scale["violations"] == 0
 assert scale["rollbacks"] > 0
 print("all claims hold")""",
