@@ -493,11 +493,18 @@ class Lifetime:
         self.timers[key] = (handle, lambda: self._rearm(record, future))
 
     def _rearm(self, record: StepRecord, future: Future) -> None:
+        if record.status != RUNNING:
+            # Settled while it was held back (an event delivered from the
+            # buffer); there is nothing left to wait for.
+            return
         self.waits_pending -= 1
         if record.kind == SLEEP:
             self._arm_sleep(record, future)
-        else:
-            self._arm_wait(record, future)
+            return
+        waiters = self.waiters.get(record.event_type)
+        if waiters and (record, future) in waiters:
+            waiters.remove((record, future))
+        self._arm_wait(record, future)
 
     # -- events ------------------------------------------------------------------
 
@@ -575,6 +582,10 @@ class Lifetime:
         if self.pausing:
             self.blocked.append(lambda: self._arm_wait(record, future))
             return
+        buffered = self.store.events.get(record.event_type)
+        if buffered:
+            self._deliver(record, future, buffered.popleft())
+            return
         key = record.key
         waiters = self.waiters.setdefault(record.event_type, [])
         waiters.append((record, future))
@@ -601,8 +612,11 @@ class Lifetime:
         future.set_exception(error)
 
     def offer_event(self, event: dict[str, Any]) -> bool:
-        """Hand ``event`` to the oldest live waiter of its type, if any."""
-        if self.dead or self.rebuild:
+        """Hand ``event`` to the oldest live waiter of its type, if any.
+
+        While a pause is coming, waits are held, so the event is buffered
+        and the wait takes it when the pause lifts."""
+        if self.dead or self.rebuild or self.pausing:
             return False
         waiters = self.waiters.get(event["type"])
         if not waiters:
@@ -957,6 +971,9 @@ class Instance:
         life = self.life
         if life is not None:
             registry = None if life.rebuild else life.registry
+            # Marked dead first, so that nothing the cancellations set off
+            # (a drain that was waiting for them) acts for this lifetime.
+            life.dead = True
             life.cancel_in_flight()
             life.abort()
             self.life = None
@@ -971,6 +988,10 @@ class Instance:
         store.phase = "rollback"
         store.terminating = True
         store.terminal_error = Terminated("Instance terminated during rollback")
+        # The handlers run now, whatever the instance was doing: a paused or
+        # queued instance is running its rollback, so that a crash replays
+        # it and a resume does not start it twice.
+        store.status = "running"
         self._start_rollback_lifetime(registry)
 
     def _restart(self, seq: int | None) -> None:
