@@ -151,7 +151,9 @@ class ScenarioTarget:
         return 0
 
     def rerun(self, params: Mapping[str, Any], seed: int) -> str:
-        """The shell command that re-runs this one run and prints its metrics."""
+        """The shell command that re-runs this one run and prints its metrics;
+        the scenario path is as the sweep was given it, so run the command
+        from the same folder."""
         # NOTE: `sagasim run` cannot override scenario fields (it has no
         # --set option), so the command calls run_one from Python. With
         # --set it would read: sagasim run PATH --seed SEED --set key=value.
