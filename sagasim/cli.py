@@ -16,8 +16,9 @@ Every error is one line on stderr, ``sagasim: error: ...``.
 It also writes the run's charts as PNG files beside them
 (:func:`sagasim.report.write_run_charts`), unless given ``--no-charts``.
 
-``sagasim sweep`` is defined by :mod:`sagasim.sweeps.cli` and ``sagasim
-report`` by :mod:`sagasim.report.cli`; both are only wired in here.
+``sagasim sweep`` is defined by :mod:`sagasim.sweeps.cli`, ``sagasim
+report`` by :mod:`sagasim.report.cli` and ``sagasim check`` by
+:mod:`sagasim.soak.cli`; they are only wired in here.
 """
 
 from __future__ import annotations
@@ -106,10 +107,12 @@ def make_parser() -> argparse.ArgumentParser:
     )
 
     from sagasim.report import cli as report_cli
+    from sagasim.soak import cli as soak_cli
     from sagasim.sweeps import cli as sweep_cli
 
     sweep_cli.register(commands)
     report_cli.register(commands)
+    soak_cli.register(commands)
     return parser
 
 
@@ -133,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sagasim.report import cli as report_cli
 
         return report_cli.handle(args)
+    if args.command == "check":
+        return args.handler(args)
     return run_command(args)
 
 

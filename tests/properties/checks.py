@@ -6,8 +6,8 @@ from collections import Counter
 from typing import Any
 
 from sagasim import UNDEFINED
+from sagasim.strategies import ShapeLog
 
-from .interpreter import Log
 from .model import Prediction
 
 
@@ -51,7 +51,7 @@ def assert_status(expected: Prediction, inst, sim, *, crash: int | None = None) 
     assert sim.now == max(expected.end, crash or 0) / 1000
 
 
-def assert_handlers(expected: Prediction, inst, log: Log) -> None:
+def assert_handlers(expected: Prediction, inst, log: ShapeLog) -> None:
     """The handlers that ran are the model's plan, each once, with what it
     says they saw."""
     keys = [entry.key for entry in expected.rollback]
@@ -82,7 +82,7 @@ def assert_handlers(expected: Prediction, inst, log: Log) -> None:
         )
 
 
-def assert_bodies(expected: Prediction, log: Log) -> None:
+def assert_bodies(expected: Prediction, log: ShapeLog) -> None:
     """Body invocations and returns per (name, count) match the model, and no
     body runs again once it has returned."""
     invoked = Counter(key for what, key, _, _ in log.bodies if what == "call")

@@ -3,11 +3,11 @@
 from hypothesis import given, note
 from hypothesis import strategies as st
 
+from sagasim.strategies import case_snippet
+
 from .checks import assert_bodies, assert_handlers, assert_status
-from .interpreter import run_shape
 from .model import predict
-from .shapes import shapes
-from .snippet import snippet
+from .support import model_shapes, run_shape
 
 POLICIES = st.sampled_from(("cancel", "drain"))
 
@@ -46,7 +46,7 @@ def assert_no_attempt_after_success_across_the_crash(rows):
     assert succeeded.isdisjoint(restarted)
 
 
-@given(shape=shapes(), inflight=POLICIES, data=st.data())
+@given(shape=model_shapes(), inflight=POLICIES, data=st.data())
 def test_crash_replays_cached_steps_and_retries_only_the_attempt_in_flight(
     shape, inflight, data
 ):
@@ -55,7 +55,7 @@ def test_crash_replays_cached_steps_and_retries_only_the_attempt_in_flight(
     baseline = predict(shape, inflight=inflight)
     crash = data.draw(crash_instants(baseline, inflight), label="crash_ms")
     expected = predict(shape, crash, inflight)
-    note(snippet(shape, crash, inflight=inflight))
+    note(case_snippet(shape, crash=crash, inflight=inflight))
 
     _, calm, _ = run_shape(shape, inflight=inflight)
     sim, inst, log = run_shape(shape, crash=crash, inflight=inflight)

@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from .interpreter import run_shape
+from sagasim.strategies import case_snippet
+
 from .model import predict
-from .shapes import shapes
-from .snippet import snippet
+from .support import model_shapes, run_shape
 
 TRACE_COLUMNS = [
     "seq",
@@ -29,7 +29,7 @@ TRACE_COLUMNS = [
 
 
 @given(
-    shape=shapes(),
+    shape=model_shapes(),
     seed=st.integers(0, 2**32),
     inflight=st.sampled_from(("cancel", "drain")),
     data=st.data(),
@@ -38,7 +38,7 @@ def test_same_shape_and_seed_give_a_byte_identical_trace(shape, seed, inflight, 
     """The same shape, seed and crash instant give byte-identical trace CSV."""
     end = predict(shape).end
     crash = data.draw(st.none() | st.integers(0, end + 5), label="crash_ms")
-    note(snippet(shape, crash, seed, inflight))
+    note(case_snippet(shape, crash=crash, seed=seed, inflight=inflight, jitter=True))
 
     options = {"seed": seed, "crash": crash, "jitter": True, "inflight": inflight}
     first, _, _ = run_shape(shape, **options)
@@ -51,7 +51,7 @@ def test_same_shape_and_seed_give_a_byte_identical_trace(shape, seed, inflight, 
 RUNNER = """
 import hashlib, json, sys
 sys.path.insert(0, sys.argv[1])
-from properties.interpreter import run_shape
+from properties.support import run_shape
 digests = []
 for case in json.load(sys.stdin):
     sim, _, _ = run_shape(case.pop("shape"), jitter=True, **case)
@@ -80,7 +80,7 @@ def run_elsewhere(cases, hash_seed):
     cases=st.lists(
         st.fixed_dictionaries(
             {
-                "shape": shapes(),
+                "shape": model_shapes(),
                 "seed": st.integers(0, 2**32),
                 "crash": st.none() | st.integers(0, 200),
                 "inflight": st.sampled_from(("cancel", "drain")),

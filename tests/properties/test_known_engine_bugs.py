@@ -1,0 +1,115 @@
+"""Engine bugs the generated cases found, pinned at their smallest.
+
+Each test states the behaviour DESIGN.md asks for and is marked as a
+strict expected failure until the engine is fixed; then it passes, the
+mark fails the run, and the mark and the matching entry in
+:mod:`.known_bugs` should go.
+"""
+
+import pytest
+
+import sagasim
+from sagasim import NonRetryableError
+
+NO_RETRIES = {"retries": {"limit": 0, "delay": 0}}
+
+
+async def ok(ctx):
+    return "ok"
+
+
+async def declined(ctx):
+    raise NonRetryableError("declined")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a handler that failed for good with a "
+    "NonRetryableError runs again after a crash",
+)
+def test_a_handler_that_failed_for_good_does_not_run_again_after_a_crash():
+    """With on_rollback_failure="continue", a handler that failed with a
+    NonRetryableError stays failed when a crash cuts off the next handler:
+    only the cut-off handler runs again, and the rollback is not complete."""
+    log = []
+
+    async def cannot_undo(output, error, ctx):
+        log.append("b")
+        raise NonRetryableError("b cannot be undone")
+
+    async def slow_undo(output, error, ctx):
+        log.append("a")
+        await sagasim.sleep(10)
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok, rollback=slow_undo)
+            await step.do("b", ok, rollback=cannot_undo)
+            await step.do("c", declined, config=NO_RETRIES)
+
+    sim = sagasim.Simulation(on_rollback_failure="continue")
+    inst = sim.create(W)
+    sim.run(until=0.005)
+    inst.crash()
+    sim.run()
+
+    assert log == ["b", "a", "a"]
+    assert inst.status()["rollback"]["status"] == "failed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an event sent while the instance rolls "
+    "back with an event wait pending raises KeyError in sim.run()",
+)
+def test_an_event_sent_during_a_rollback_is_not_delivered():
+    """An event sent after run() failed with a wait pending, while handlers
+    run, is recorded and not delivered; the simulation goes on."""
+
+    async def undo(output, error, ctx):
+        await sagasim.sleep(10)
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok, rollback=undo)
+            await sagasim.gather(
+                step.wait_for_event("w", type="go", timeout="1 minute"),
+                step.do("b", declined, config=NO_RETRIES),
+            )
+
+    sim = sagasim.Simulation()
+    inst = sim.create(W)
+    sim.run(until=0.005)
+    inst.send_event("go", 7)
+    sim.run()
+
+    assert inst.status()["status"] == "errored"
+    assert sim.trace["event"].tolist().count("WAIT_COMPLETE") == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="terminate() during the rollback of a "
+    "failed run() leaves its rollback summary running",
+)
+def test_terminating_during_a_rollback_ends_its_summary():
+    """terminate() while the handlers of a failed run() run ends the instance
+    terminated with a rollback summary that is no longer running."""
+
+    async def undo(output, error, ctx):
+        await sagasim.sleep(10)
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok, rollback=undo)
+            await step.do("b", declined, config=NO_RETRIES)
+
+    sim = sagasim.Simulation()
+    inst = sim.create(W)
+    sim.run(until=0.005)
+    inst.terminate()
+    sim.run()
+
+    status = inst.status()
+    assert status["status"] == "terminated"
+    assert status["rollback"]["status"] != "running"
