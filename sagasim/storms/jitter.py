@@ -43,7 +43,9 @@ name (published)   wait after lost write ``n``   engine config
 (EqualJitter)
 ``decorrelated``   ``min(cap, U(5, 3 * prev))``  delay 5 ms, lab jitter
 (Decorr)           ``prev`` from 5               ``decorrelated``, lab cap
-``none`` (None)    0                             constant, delay 0
+``none`` (None,    0                             constant, delay 0
+labelled
+NoBackoff)
 =================  ============================  ==========================
 
 The engine's exponential wait after attempt ``n`` is ``delay * 2**(n-1)``,
@@ -57,7 +59,8 @@ microsecond) by multiplying every duration, latencies and retry delays
 alike, by ``scale``, and divides the reported times by it.
 
 Run it with ``make jitter`` (or ``python -m sagasim.storms jitter``); it
-writes ``jitter.csv`` and ``jitter.png`` and prints the folder.
+writes ``jitter.csv`` (the table), ``jitter.png`` (the chart) and
+``shape.csv`` (:func:`check_shape`'s verdicts) and prints the folder.
 """
 
 from __future__ import annotations

@@ -28,9 +28,14 @@ waves up; a retry limit ends them, at the price of instances that give up.
 Without a queue timeout the service has a second way to stay down: a FIFO
 queue under overload serves the oldest calls first, whose attempts are
 about to time out, so almost nothing it serves succeeds (goodput near 0).
-Try ``StormScenario(queue_timeout=None)``: there constant retries never
-recover while traffic lasts, and jitter, which smooths the load, keeps the
-queue from ever draining and makes recovery *later* than un-jittered waves.
+Try ``StormScenario(queue_timeout_ms=None)`` (``--fifo`` below): there
+constant retries never recover while traffic lasts, and jitter, which
+smooths the load, keeps the queue from ever draining and makes recovery
+*later* than un-jittered waves, whose gaps let the queue empty.
+
+Run it with ``python -m sagasim.storms storm [--fifo]``; it writes
+``storm.csv`` (:func:`storm_table`), ``timeline.csv`` and ``storm.png``
+(:func:`storm_chart`) and prints the folder.
 
 Attention: jitter and the cap (``config["lab"]``) are **lab extensions,
 not Cloudflare's behaviour**; Cloudflare's backoff is constant, linear or
