@@ -52,11 +52,14 @@ The engine's exponential wait after attempt ``n`` is ``delay * 2**(n-1)``,
 so a delay of 10 ms gives the published ``5 * 2**n``.
 
 NOTE: the lab's clock counts whole milliseconds, and at that resolution
-hops of 10 +- 2 ms tie often, which the published simulation (continuous
-time) never sees. The reproduction therefore runs the clock at ``scale``
-ticks per published millisecond (1000 by default: one tick is a
-microsecond) by multiplying every duration, latencies and retry delays
-alike, by ``scale``, and divides the reported times by it.
+hops of 10 +- 2 ms tie often and a full-jitter wait in U(0, 10) ms has
+eleven values, where the published simulation's time is continuous. The
+reproduction therefore runs the clock at ``scale`` ticks per published
+millisecond (1000 by default: one tick is a microsecond) by multiplying
+every duration, latencies and retry delays alike, by ``scale``, and divides
+the reported times by it. The difference turns out small: at 100 clients
+and 20 runs, ``scale=1`` moves the means of full, decorrelated and no
+backoff by under 3%.
 
 Run it with ``make jitter`` (or ``python -m sagasim.storms jitter``); it
 writes ``jitter.csv`` (the table), ``jitter.png`` (the chart) and
