@@ -13,9 +13,10 @@ Payments(sim)``, then ``self.env["payments"]`` inside a workflow.
 """
 
 from sagasim.services.bank import Bank, InsufficientFunds, UnknownAccount
-from sagasim.services.base import Service
+from sagasim.services.base import QueueTimeout, Service
 from sagasim.services.errors import (
     IdempotencyConflict,
+    InvalidArgument,
     ServiceError,
     ServiceUnavailable,
 )
@@ -41,11 +42,13 @@ __all__ = [
     "Fixed",
     "IdempotencyConflict",
     "InsufficientFunds",
+    "InvalidArgument",
     "Inventory",
     "LatencyModel",
     "LogNormal",
     "Mailer",
     "OutOfStock",
+    "QueueTimeout",
     "Payments",
     "RefundExceedsCharge",
     "Service",

@@ -15,7 +15,7 @@ ledger shows two effects with one key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sagasim
@@ -64,22 +64,11 @@ class Bank(Service):
         sim: Simulation,
         name: str,
         accounts: Mapping[str, int] | None = None,
-        *,
-        latency: Any = 0,
-        response_latency: Any = 0,
-        capacity: int | None = None,
-        outages: Iterable[tuple[float, float]] = (),
-        error_rate: float = 0.0,
+        **request: Any,
     ) -> None:
-        super().__init__(
-            sim,
-            name,
-            latency=latency,
-            response_latency=response_latency,
-            capacity=capacity,
-            outages=outages,
-            error_rate=error_rate,
-        )
+        # ``request`` holds the request model's options (latency, capacity,
+        # outages, error rate, queue timeout, load factor): see Service.
+        super().__init__(sim, name, **request)
         self._balances: dict[str, int] = {}
         for account, balance in (accounts or {}).items():
             check_count(balance, "opening balance", allow_zero=True)

@@ -25,7 +25,7 @@ can still release it. Whether releasing a hold twice is safe is the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sagasim
@@ -79,21 +79,11 @@ class Inventory(Service):
         stock: Mapping[str, int] | None = None,
         *,
         idempotent_release: bool = False,
-        latency: Any = 0,
-        response_latency: Any = 0,
-        capacity: int | None = None,
-        outages: Iterable[tuple[float, float]] = (),
-        error_rate: float = 0.0,
+        **request: Any,
     ) -> None:
-        super().__init__(
-            sim,
-            name,
-            latency=latency,
-            response_latency=response_latency,
-            capacity=capacity,
-            outages=outages,
-            error_rate=error_rate,
-        )
+        # ``request`` holds the request model's options (latency, capacity,
+        # outages, error rate, queue timeout, load factor): see Service.
+        super().__init__(sim, name, **request)
         self.idempotent_release = bool(idempotent_release)
         self._stock: dict[str, int] = {}
         for sku, units in (stock or {}).items():

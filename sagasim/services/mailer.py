@@ -19,7 +19,6 @@ and ``amount`` 0, and :meth:`Mailer.snapshot` is empty.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sagasim
@@ -60,22 +59,11 @@ class Mailer(Service):
         self,
         sim: Simulation,
         name: str = "mailer",
-        *,
-        latency: Any = 0,
-        response_latency: Any = 0,
-        capacity: int | None = None,
-        outages: Iterable[tuple[float, float]] = (),
-        error_rate: float = 0.0,
+        **request: Any,
     ) -> None:
-        super().__init__(
-            sim,
-            name,
-            latency=latency,
-            response_latency=response_latency,
-            capacity=capacity,
-            outages=outages,
-            error_rate=error_rate,
-        )
+        # ``request`` holds the request model's options (latency, capacity,
+        # outages, error rate, queue timeout, load factor): see Service.
+        super().__init__(sim, name, **request)
         self._messages = Records("msg")
 
     @property

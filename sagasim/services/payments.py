@@ -31,7 +31,6 @@ refund of an unknown or already refunded charge does depends on ``strict``:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sagasim
@@ -95,21 +94,11 @@ class Payments(Service):
         *,
         currency: str = "usd",
         strict: bool = False,
-        latency: Any = 0,
-        response_latency: Any = 0,
-        capacity: int | None = None,
-        outages: Iterable[tuple[float, float]] = (),
-        error_rate: float = 0.0,
+        **request: Any,
     ) -> None:
-        super().__init__(
-            sim,
-            name,
-            latency=latency,
-            response_latency=response_latency,
-            capacity=capacity,
-            outages=outages,
-            error_rate=error_rate,
-        )
+        # ``request`` holds the request model's options (latency, capacity,
+        # outages, error rate, queue timeout, load factor): see Service.
+        super().__init__(sim, name, **request)
         self.currency = currency
         self.strict = bool(strict)
         self._resource = "money:" + currency
