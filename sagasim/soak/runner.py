@@ -89,10 +89,12 @@ def soak_chunk(
     *,
     determinism: bool = False,
     progress: Callable[[int], None] | None = None,
+    case_options: dict[str, Any] | None = None,
 ) -> SoakReport:
     """Check ``examples`` generated cases under Hypothesis seed ``seed``.
 
-    ``progress(1)`` is called after each case checked before any failure.
+    The cases come from ``workflow_cases(**case_options)``. ``progress(1)``
+    is called after each case checked before any failure.
     """
     report = SoakReport()
     state: dict[str, Any] = {"failing": None}
@@ -109,7 +111,7 @@ def soak_chunk(
         print_blob=False,
     )
     @hypothesis_seed(seed)
-    @given(case=workflow_cases())
+    @given(case=workflow_cases(**(case_options or {})))
     def check(case: dict[str, Any]) -> None:
         result = run_case(case, determinism=determinism)
         if state["failing"] is None:
@@ -150,8 +152,12 @@ def soak(
     determinism: bool = False,
     progress: Callable[[int], None] | None = None,
     chunk: int = CHUNK,
+    case_options: dict[str, Any] | None = None,
 ) -> SoakReport:
     """Check ``examples`` generated cases, in chunks of ``chunk``.
+
+    The cases come from :func:`~sagasim.strategies.workflow_cases`, called
+    with ``case_options`` (``{"faults": False}`` for none, say).
 
     With ``workers`` above 1 the chunks run on that many joblib worker
     processes, ``progress(n)`` being called as each chunk of ``n`` cases
@@ -167,7 +173,13 @@ def soak(
     started = time.perf_counter()
     if workers <= 1:
         for size, sub in zip(sizes, seeds, strict=True):
-            part = soak_chunk(size, sub, determinism=determinism, progress=progress)
+            part = soak_chunk(
+                size,
+                sub,
+                determinism=determinism,
+                progress=progress,
+                case_options=case_options,
+            )
             if _merge(total, part):
                 break
     else:
@@ -176,7 +188,9 @@ def soak(
         jobs = Parallel(n_jobs=workers, return_as="generator_unordered")
         # NOTE: chunks finish in any order; the coverage adds up the same.
         results = jobs(
-            delayed(soak_chunk)(size, sub, determinism=determinism)
+            delayed(soak_chunk)(
+                size, sub, determinism=determinism, case_options=case_options
+            )
             for size, sub in zip(sizes, seeds, strict=True)
         )
         try:

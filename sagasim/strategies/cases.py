@@ -58,10 +58,13 @@ def workflow_cases(
     inflight: Iterable[str] = INFLIGHT_POLICIES,
     max_faults: int = 3,
     max_operations: int = 4,
+    failure: bool | None = None,
 ) -> dict[str, Any]:
     """A case (see the module docstring).
 
     Args:
+        failure: passed to :func:`~sagasim.strategies.workflow_shapes`:
+            ``False`` for shapes whose ``run()`` cannot fail.
         faults: whether fault schedules are drawn (up to ``max_faults``).
         operations: the instance operations to draw (up to
             ``max_operations``); empty for none.
@@ -69,7 +72,7 @@ def workflow_cases(
     """
     operations = tuple(operations)
     case = {
-        "shape": draw(workflow_shapes(), label="shape"),
+        "shape": draw(workflow_shapes(failure=failure), label="shape"),
         "faults": draw(_fault_lists(max_faults if faults else 0), label="faults"),
         "operations": draw(
             _operation_lists(operations, max_operations if operations else 0),

@@ -190,7 +190,7 @@ def case_snippet(
     lines = [f"# {line}".rstrip() for line in comment.splitlines()]
     lines += [
         PRELUDE.format(jitter=JITTER if jitter else ""),
-        "class W(sagasim.Workflow):",
+        "class Generated(sagasim.Workflow):",
         "    async def run(self, event, step):",
         "        out = []",
         *writer.lines,
@@ -208,7 +208,10 @@ def case_snippet(
         lines.extend(f"    {fault_source(fault)}," for fault in faults)
         lines.append("]")
         options.append("faults=faults")
-    lines += [f"sim = sagasim.Simulation({', '.join(options)})", "inst = sim.create(W)"]
+    lines += [
+        f"sim = sagasim.Simulation({', '.join(options)})",
+        "inst = sim.create(Generated)",
+    ]
     now = 0
     for operation in operations:
         if operation["at"] > now:

@@ -7,12 +7,19 @@ without the known engine bugs). Its trace must pass ``rollback_ordering``,
 :class:`sagasim.soak.CaseRun` must hold.
 """
 
+import json
+
 from hypothesis import given, note
 from hypothesis import strategies as st
 
 from sagasim.checks import check_run, rollback_ordering
 from sagasim.soak import case_source
-from sagasim.strategies import workflow_cases, workflow_shapes
+from sagasim.strategies import (
+    iter_items,
+    shape_steps,
+    workflow_cases,
+    workflow_shapes,
+)
 
 from .known_bugs import AvoidingCaseRun
 
@@ -35,6 +42,33 @@ def test_generated_cases_keep_every_invariant(case):
     assert check_run(
         case_run.sim.trace, on_rollback_failure=case_run.sim.on_rollback_failure
     ).empty
+
+
+def catching_everything(case):
+    """``case`` with every step and wait of its shape caught, so that its
+    ``run()`` cannot fail whatever the faults."""
+    shape = json.loads(json.dumps(case["shape"]))
+    for item in iter_items(shape["items"]):
+        if item["type"] == "wait":
+            item["caught"] = True
+    for spec in shape_steps(shape):
+        spec["caught"] = True
+    return dict(case, shape=shape)
+
+
+@given(
+    case=workflow_cases(
+        failure=False, operations=("send_event", "crash", "terminate", "resume")
+    ).map(catching_everything)
+)
+def test_events_and_terminates_keep_every_invariant_when_run_cannot_fail(case):
+    """A workflow that catches every error gets its events, survives
+    crashes and terminates, and breaks no invariant."""
+    case_run = play(case)
+    violations = case_run.violations()
+    note(case_source(case_run.effective_case(), violations.to_string()))
+
+    assert violations.empty
 
 
 @given(

@@ -113,3 +113,65 @@ def test_terminating_during_a_rollback_ends_its_summary():
     status = inst.status()
     assert status["status"] == "terminated"
     assert status["rollback"]["status"] != "running"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a second terminate(rollback=True) cuts off the running handler and "
+    "runs it again",
+)
+def test_a_second_terminate_does_not_run_a_handler_again():
+    """terminate(rollback=True) while the handlers of an earlier one run
+    leaves them be: each handler runs once, one ROLLBACK_START."""
+    log = []
+
+    async def undo(output, error, ctx):
+        log.append(sagasim.current_attempt().attempt)
+        await sagasim.sleep(10)
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok, rollback=undo)
+            await step.sleep("s", 100)
+
+    sim = sagasim.Simulation()
+    inst = sim.create(W)
+    sim.run(until=0.005)
+    inst.terminate(rollback=True)
+    sim.run(until=0.008)
+    inst.terminate(rollback=True)
+    sim.run()
+
+    assert (log, sim.trace["event"].tolist().count("ROLLBACK_START")) == ([1], 1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pause that is coming when run() fails pauses the rollback, which "
+    "starts again on resume",
+)
+def test_a_pause_coming_when_run_fails_does_not_pause_the_rollback():
+    """pause() while a step is in flight, then that step failing run():
+    pause does nothing once the rollback began, so the handlers run on and
+    the instance ends errored without being paused."""
+
+    async def declined_later(ctx):
+        await sagasim.sleep(40)
+        raise NonRetryableError("no")
+
+    async def undo(output, error, ctx):
+        await sagasim.sleep(10)
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await step.do("a", ok, rollback=undo)
+            await step.do("b", declined_later, config=NO_RETRIES)
+
+    sim = sagasim.Simulation()
+    inst = sim.create(W)
+    sim.run(until=0.01)
+    inst.pause()
+    sim.run(until=1)
+
+    assert inst.status()["status"] == "errored"
+    assert "WORKFLOW_PAUSED" not in sim.trace["event"].tolist()

@@ -102,7 +102,7 @@ class InstanceMachine(RuleBasedStateMachine):
 
 InstanceMachine.TestCase.settings = settings(
     settings(),
-    max_examples=max(1, settings().max_examples // 4),
+    max_examples=max(1, settings().max_examples // 2),
     stateful_step_count=12,
 )
 test_instance_operations_keep_every_invariant = InstanceMachine.TestCase
