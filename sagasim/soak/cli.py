@@ -16,6 +16,7 @@ argument (one line on stderr, ``sagasim: error: ...``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, TextIO
 
@@ -102,7 +103,13 @@ def handle(args: argparse.Namespace) -> int:
             determinism=args.determinism,
             progress=bar.update,
         )
-    print_report(report, args, sys.stdout)
+    try:
+        print_report(report, args, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`sagasim check | head`): stop quietly, and
+        # point stdout at /dev/null so the interpreter's final flush is silent.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0 if report.failure is None else 1
 
 
@@ -114,10 +121,16 @@ def print_report(report: SoakReport, args: argparse.Namespace, out: TextIO) -> N
 
     workers = f"{args.workers} worker" + ("s" if args.workers != 1 else "")
     mode = ", each run twice" if args.determinism else ""
+    shrinking = (
+        f", then {report.shrink_seconds:.1f} s shrinking"
+        if report.failure is not None
+        else ""
+    )
     say(
-        f"sagasim check: {report.cases:,} cases in {report.seconds:.1f} s "
-        f"({report.rate:,.1f} cases/s; {report.rate * 60:,.0f} a minute), "
-        f"seed {args.seed}, {workers}{mode}"
+        f"sagasim check: {report.cases:,} cases in "
+        f"{report.seconds - report.shrink_seconds:.1f} s"
+        f"{shrinking} ({report.rate:,.1f} cases/s checked; "
+        f"{report.rate * 60:,.0f} a minute), seed {args.seed}, {workers}{mode}"
     )
     say()
     say("coverage (cases per feature)")

@@ -55,7 +55,8 @@ class SoakReport:
 
     Attributes:
         cases: cases generated and checked (shrinking steps not included).
-        seconds: wall-clock seconds.
+        seconds: wall-clock seconds, shrinking included.
+        shrink_seconds: the part of them spent shrinking the failure.
         coverage: the shapes, outcomes, operations and faults covered.
         failure: the shrunk failing case, or ``None``.
         shrinks: cases run while shrinking the failure.
@@ -63,14 +64,16 @@ class SoakReport:
 
     cases: int = 0
     seconds: float = 0.0
+    shrink_seconds: float = 0.0
     coverage: Coverage = field(default_factory=Coverage)
     failure: Failure | None = None
     shrinks: int = 0
 
     @property
     def rate(self) -> float:
-        """Cases per second."""
-        return self.cases / self.seconds if self.seconds > 0 else 0.0
+        """Cases generated and checked per second, shrinking left out."""
+        checking = self.seconds - self.shrink_seconds
+        return self.cases / checking if checking > 0 else 0.0
 
 
 class _Found(Exception):
@@ -97,7 +100,7 @@ def soak_chunk(
     is called after each case checked before any failure.
     """
     report = SoakReport()
-    state: dict[str, Any] = {"failing": None}
+    state: dict[str, Any] = {"failing": None, "found_at": 0.0}
 
     @settings(
         max_examples=examples,
@@ -122,6 +125,8 @@ def soak_chunk(
         else:
             report.shrinks += 1
         if not result.ok:
+            if state["failing"] is None:
+                state["found_at"] = time.perf_counter()
             state["failing"] = (case, result.violations)
             raise _Found()
 
@@ -131,8 +136,10 @@ def soak_chunk(
     except Exception:  # noqa: BLE001 - _Found, or Hypothesis' own Flaky
         if state["failing"] is None:
             raise
-    report.seconds = time.perf_counter() - started
+    ended = time.perf_counter()
+    report.seconds = ended - started
     if state["failing"] is not None:
+        report.shrink_seconds = ended - state["found_at"]
         case, violations = state["failing"]
         report.failure = Failure(case, violations, _snippet(case, violations), seed)
     return report
@@ -213,6 +220,7 @@ def _merge(total: SoakReport, part: SoakReport) -> bool:
     """Add ``part`` into ``total``; whether it holds a failure."""
     total.cases += part.cases
     total.shrinks += part.shrinks
+    total.shrink_seconds += part.shrink_seconds
     total.coverage.merge(part.coverage)
     if part.failure is not None and total.failure is None:
         total.failure = part.failure
