@@ -397,9 +397,11 @@ class StepRun:
         life.untrack(self)
         life.trace(self.events[2], record, record.attempts, error)
         life.trace(self.events[4], record, 0, error)
-        # A non-retryable error is not cached, as in the reference: a replay
-        # runs the step again.
-        record.status = UNCACHED if is_non_retryable(error) else FAILURE
+        # A step's non-retryable error is not cached, as in the reference: a
+        # replay runs the step again. A handler that failed for good stays
+        # failed.
+        uncached = is_non_retryable(error) and record.kind != ROLLBACK
+        record.status = UNCACHED if uncached else FAILURE
         record.error = error
         self.future.set_exception(error)
 

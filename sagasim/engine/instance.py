@@ -236,6 +236,7 @@ class Lifetime:
             if run.record.kind == DO:
                 run.cancel()
         self._drop_timers()
+        self.waiters.clear()
 
     def abort(self) -> None:
         """Forget everything live, as a crash does; the store is untouched."""
@@ -616,7 +617,7 @@ class Lifetime:
 
         While a pause is coming, waits are held, so the event is buffered
         and the wait takes it when the pause lifts."""
-        if self.dead or self.rebuild or self.pausing:
+        if self.dead or self.rebuild or self.pausing or self.closing:
             return False
         waiters = self.waiters.get(event["type"])
         if not waiters:
@@ -873,6 +874,11 @@ class Instance:
         life = self.life
         store.phase = "rollback"
         store.terminal_error = error
+        if life.pausing:
+            # A pause that was coming does not hold up the rollback.
+            life.pausing = False
+            life.blocked.clear()
+            store.status = "running"
         policy = self.host.inflight
         if policy == "cancel":
             life.cancel_in_flight()
@@ -967,6 +973,15 @@ class Instance:
         store = self.store
         if store.phase == "ended":
             return
+        if store.phase == "rollback" and rollback:
+            # Handlers are already running: let them finish, and end the
+            # instance terminated rather than run any handler twice.
+            store.terminating = True
+            return
+        summary = store.rollback_summary
+        if summary is not None and summary["status"] == "running":
+            # The rollback is cut off before its end.
+            summary["status"] = "failed"
         registry = None
         life = self.life
         if life is not None:
@@ -991,6 +1006,9 @@ class Instance:
         # The handlers run now, whatever the instance was doing: a paused or
         # queued instance is running its rollback, so that a crash replays
         # it and a resume does not start it twice.
+        if store.status == "paused":
+            store.paused_at = None
+            self.trace("WORKFLOW_RESUMED", detail={"for": "rollback"})
         store.status = "running"
         self._start_rollback_lifetime(registry)
 

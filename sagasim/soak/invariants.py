@@ -192,7 +192,11 @@ class _Follower:
             "WORKFLOW_RESTARTED": ("queued", "running", "paused", "ended"),
             "ENGINE_REPLAY": ("running",),
         }
-        if event == "WORKFLOW_RESUMED":
+        if event == "WORKFLOW_RESUMED" and detail_of(row).get("for") == "rollback":
+            # terminate(rollback=True) of a paused instance: its handlers run
+            # at once, without waiting for a concurrency slot.
+            ok, after = state == "paused", "running"
+        elif event == "WORKFLOW_RESUMED":
             # From paused (with the time spent paused) it queues again; from
             # waitingForPause it simply carries on running.
             paused = "pausedMs" in detail_of(row)

@@ -1,12 +1,8 @@
 """Engine bugs the generated cases found, pinned at their smallest.
 
-Each test states the behaviour DESIGN.md asks for and is marked as a
-strict expected failure until the engine is fixed; then it passes, the
-mark fails the run, and the mark and the matching entry in
-:mod:`.known_bugs` should go.
+Each test states the behaviour DESIGN.md asks for; together they keep the
+fixed bugs fixed.
 """
-
-import pytest
 
 import sagasim
 from sagasim import NonRetryableError
@@ -22,11 +18,6 @@ async def declined(ctx):
     raise NonRetryableError("declined")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a handler that failed for good with a "
-    "NonRetryableError runs again after a crash",
-)
 def test_a_handler_that_failed_for_good_does_not_run_again_after_a_crash():
     """With on_rollback_failure="continue", a handler that failed with a
     NonRetryableError stays failed when a crash cuts off the next handler:
@@ -57,11 +48,6 @@ def test_a_handler_that_failed_for_good_does_not_run_again_after_a_crash():
     assert inst.status()["rollback"]["status"] == "failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an event sent while the instance rolls "
-    "back with an event wait pending raises KeyError in sim.run()",
-)
 def test_an_event_sent_during_a_rollback_is_not_delivered():
     """An event sent after run() failed with a wait pending, while handlers
     run, is recorded and not delivered; the simulation goes on."""
@@ -87,11 +73,6 @@ def test_an_event_sent_during_a_rollback_is_not_delivered():
     assert sim.trace["event"].tolist().count("WAIT_COMPLETE") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="terminate() during the rollback of a "
-    "failed run() leaves its rollback summary running",
-)
 def test_terminating_during_a_rollback_ends_its_summary():
     """terminate() while the handlers of a failed run() run ends the instance
     terminated with a rollback summary that is no longer running."""
@@ -115,11 +96,6 @@ def test_terminating_during_a_rollback_ends_its_summary():
     assert status["rollback"]["status"] != "running"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a second terminate(rollback=True) cuts off the running handler and "
-    "runs it again",
-)
 def test_a_second_terminate_does_not_run_a_handler_again():
     """terminate(rollback=True) while the handlers of an earlier one run
     leaves them be: each handler runs once, one ROLLBACK_START."""
@@ -145,11 +121,6 @@ def test_a_second_terminate_does_not_run_a_handler_again():
     assert (log, sim.trace["event"].tolist().count("ROLLBACK_START")) == ([1], 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a pause that is coming when run() fails pauses the rollback, which "
-    "starts again on resume",
-)
 def test_a_pause_coming_when_run_fails_does_not_pause_the_rollback():
     """pause() while a step is in flight, then that step failing run():
     pause does nothing once the rollback began, so the handlers run on and
