@@ -3,10 +3,15 @@
 The examples are split into chunks of :data:`CHUNK` cases. Each chunk is
 one run of a Hypothesis ``@given`` test over
 :func:`sagasim.strategies.workflow_cases`, seeded with its own sub-seed
-drawn from the soak's seed, with no example database; so a seed and a
-number of examples name the same cases whichever number of worker
-processes runs them. The first chunk that finds a violation shrinks it to
-the smallest case Hypothesis can find and the soak stops there.
+drawn from the soak's seed, with no example database, so the same soak
+checks the same cases every time. The first chunk that finds a violation
+shrinks it to the smallest case Hypothesis can find and the soak stops
+there.
+
+Attention: Hypothesis also draws from constants it finds in the project's
+modules that are loaded, so the cases depend on which are: a soak in worker
+processes (any number of them) checks other cases than the same soak in a
+process that has loaded more of the project, such as the command line.
 """
 
 from __future__ import annotations
