@@ -875,10 +875,14 @@ class Instance:
         store.phase = "rollback"
         store.terminal_error = error
         if life.pausing:
-            # A pause that was coming does not hold up the rollback.
+            # A pause that was coming does not hold up the rollback: what it
+            # held back goes on as if it had never come, then the in-flight
+            # policy applies to it like to any other step.
             life.pausing = False
-            life.blocked.clear()
             store.status = "running"
+            blocked, life.blocked = life.blocked, []
+            for action in blocked:
+                action()
         policy = self.host.inflight
         if policy == "cancel":
             life.cancel_in_flight()

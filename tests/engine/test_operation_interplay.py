@@ -100,3 +100,32 @@ def test_an_event_sent_while_waiting_to_pause_is_delivered_after_resume():
 
     assert inst.status()["output"] == 7
     assert sim.now == 1.0
+
+
+def test_a_pause_coming_when_run_fails_lets_a_drained_retry_go_on():
+    """Under drain, a retry wait held by a coming pause resumes when run() fails."""
+
+    async def flaky(ctx):
+        await sagasim.sleep(20)
+        if ctx.attempt == 1:
+            raise RuntimeError("flaky")
+        return "S"
+
+    async def declined(ctx):
+        await sagasim.sleep(30)
+        raise NonRetryableError("declined")
+
+    class W(sagasim.Workflow):
+        async def run(self, event, step):
+            await sagasim.gather(
+                step.do("slow", flaky, config={"retries": {"limit": 2, "delay": 50}}),
+                step.do("fail", declined, config=NO_RETRIES),
+            )
+
+    sim, inst = start(W, inflight="drain")
+    sim.run(until=0.025)
+    inst.pause()
+    sim.run()
+
+    assert inst.status()["status"] == "errored"
+    assert sim.now == 0.09
