@@ -130,6 +130,10 @@ class _Follower:
             return
         if event in _STARTS:
             self.in_flight.add((_STARTS[event], *row.key))
+        elif event == "ATTEMPT_START":
+            # A step that failed with a NonRetryableError runs again on
+            # replay with no new STEP_START: it is in flight once more.
+            self.in_flight.add(("do", *row.key))
         elif event in _ENDS_OF:
             key = (_ENDS_OF[event], *row.key)
             self.in_flight.discard(key)

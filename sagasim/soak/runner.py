@@ -62,6 +62,9 @@ class SoakReport:
         cases: cases generated and checked (shrinking steps not included).
         seconds: wall-clock seconds, shrinking included.
         shrink_seconds: the part of them spent shrinking the failure.
+        busy_seconds: the chunks' own seconds of generating and checking,
+            added up over the chunks (so over the workers too).
+        workers: the worker processes (1: this process).
         coverage: the shapes, outcomes, operations and faults covered.
         failure: the shrunk failing case, or ``None``.
         shrinks: cases run while shrinking the failure.
@@ -70,15 +73,26 @@ class SoakReport:
     cases: int = 0
     seconds: float = 0.0
     shrink_seconds: float = 0.0
+    busy_seconds: float = 0.0
+    workers: int = 1
     coverage: Coverage = field(default_factory=Coverage)
     failure: Failure | None = None
     shrinks: int = 0
 
     @property
     def rate(self) -> float:
-        """Cases generated and checked per second, shrinking left out."""
-        checking = self.seconds - self.shrink_seconds
-        return self.cases / checking if checking > 0 else 0.0
+        """Cases generated and checked per second of wall-clock time,
+        shrinking left out.
+
+        With workers and a failure, the other chunks go on while one
+        shrinks, so the rate is estimated from the chunks' own seconds,
+        as if the workers had been busy all along.
+        """
+        if self.failure is not None and self.workers > 1:
+            busy = self.busy_seconds / self.workers
+        else:
+            busy = self.seconds - self.shrink_seconds
+        return self.cases / busy if busy > 0 else 0.0
 
 
 class _Found(Exception):
@@ -147,6 +161,7 @@ def soak_chunk(
         report.shrink_seconds = ended - state["found_at"]
         case, violations = state["failing"]
         report.failure = Failure(case, violations, _snippet(case, violations), seed)
+    report.busy_seconds = report.seconds - report.shrink_seconds
     return report
 
 
@@ -181,7 +196,7 @@ def soak(
     if examples % chunk:
         sizes.append(examples % chunk)
     seeds = chunk_seeds(seed, len(sizes))
-    total = SoakReport()
+    total = SoakReport(workers=max(1, min(workers, len(sizes))))
     started = time.perf_counter()
     if workers <= 1:
         for size, sub in zip(sizes, seeds, strict=True):
@@ -226,6 +241,7 @@ def _merge(total: SoakReport, part: SoakReport) -> bool:
     total.cases += part.cases
     total.shrinks += part.shrinks
     total.shrink_seconds += part.shrink_seconds
+    total.busy_seconds += part.busy_seconds
     total.coverage.merge(part.coverage)
     if part.failure is not None and total.failure is None:
         total.failure = part.failure

@@ -130,3 +130,22 @@ def test_lifecycle_of_reads_one_instances_rows():
     rows = rows_by_instance(trace)["inst-1"]
 
     assert [v.check for v in lifecycle_of("inst-1", rows)] == ["lifecycle_after_end"]
+
+
+def test_a_step_run_again_on_replay_may_settle_after_the_end():
+    """Under race, a step that failed non-retryably runs again on replay
+    (an ATTEMPT_START, no STEP_START) and may settle after the end."""
+    trace = trace_of(
+        *START,
+        row("STEP_START", "a", 1),
+        row("ATTEMPT_START", "a", 1, 1),
+        row("STEP_FAILURE", "a", 1),
+        row("ENGINE_CRASH"),
+        row("ENGINE_REPLAY"),
+        row("ATTEMPT_START", "a", 1, 2),
+        row("WORKFLOW_FAILURE"),
+        row("ATTEMPT_FAILURE", "a", 1, 2),
+        row("STEP_FAILURE", "a", 1),
+    )
+
+    assert found(trace) == []
