@@ -103,6 +103,7 @@ class _Follower:
         self.succeeded: dict[tuple[str, int], int] = {}
         self.in_flight: set[tuple[str, str, int]] = set()
         self.settling: set[tuple[str, str, int]] = set()
+        self.settled: set[tuple[str, str, int]] = set()
         self.found: list[Violation] = []
         self.reported: set[tuple[str, str]] = set()
 
@@ -137,7 +138,9 @@ class _Follower:
         elif event in _ENDS_OF:
             key = (_ENDS_OF[event], *row.key)
             self.in_flight.discard(key)
-            self.settling.discard(key)
+            if key in self.settling:
+                self.settling.discard(key)
+                self.settled.add(key)
         if event.startswith("WORKFLOW_") or event == "ENGINE_REPLAY":
             self.lifecycle_row(row)
         elif event == "STEP_SUCCESS":
@@ -181,7 +184,11 @@ class _Follower:
         if row.event in _QUIET_AFTER_END:
             return True
         if row.event in _SETTLING:
-            return (_KIND_OF[row.event], *row.key) in self.settling
+            key = (_KIND_OF[row.event], *row.key)
+            if row.event == "FAULT_INJECTED" and key in self.settled:
+                # A crash_after_persist fault fires once the output is stored.
+                return True
+            return key in self.settling
         return row.event == "ENGINE_CRASH" and detail_of(row).get("live") is False
 
     def lifecycle_row(self, row: Row) -> None:

@@ -149,3 +149,20 @@ def test_a_step_run_again_on_replay_may_settle_after_the_end():
     )
 
     assert found(trace) == []
+
+
+def test_a_fault_after_a_late_step_is_stored_is_not_reported():
+    """A crash_after_persist fault of a step that settled after the end, and
+    the crash that finds nothing live, are part of that step settling."""
+    trace = trace_of(
+        *START,
+        row("STEP_START", "c", 1),
+        row("ATTEMPT_START", "c", 1, 1),
+        row("WORKFLOW_FAILURE"),
+        row("ATTEMPT_SUCCESS", "c", 1, 1),
+        row("STEP_SUCCESS", "c", 1),
+        row("FAULT_INJECTED", "c", 1, 1, '{"fault":0,"kind":"crash_after_persist"}'),
+        row("ENGINE_CRASH", detail='{"live":false}'),
+    )
+
+    assert found(trace) == []
