@@ -91,9 +91,7 @@ class CaseRun:
         sim, instance: the simulation and its one instance.
         log: what the workflow's user code saw.
         applied: ``(operation, accepted)`` for every operation performed.
-        runs: how many times the simulation has been run, so that an
-            operation performed since the last run (not yet in effect) can
-            be told apart.
+        finished: whether :meth:`finish` ran since the last operation.
     """
 
     def __init__(self, case: dict[str, Any]) -> None:
@@ -111,7 +109,6 @@ class CaseRun:
         )
         self.instance = self.sim.create(workflow)
         self.applied: list[tuple[dict[str, Any], bool]] = []
-        self.runs = 0
         self.finished = False
         self._observed: list[Violation] = []
         self._last = self.instance.status()
@@ -125,13 +122,9 @@ class CaseRun:
         self.finished = False
         return accepted
 
-    def _run(self, until: float) -> None:
-        self.runs += 1
-        self.sim.run(until=until)
-
     def advance(self, ms: int) -> None:
         """Run the simulation ``ms`` simulated milliseconds further."""
-        self._run(self.sim.now + ms / 1000)
+        self.sim.run(until=self.sim.now + ms / 1000)
         self.finished = False
         self.observe()
 
@@ -140,7 +133,7 @@ class CaseRun:
         for operation in sorted(self.case.get("operations", ()), key=lambda o: o["at"]):
             at = operation["at"] / 1000
             if at > self.sim.now:
-                self._run(at)
+                self.sim.run(until=at)
                 self.observe()
             self.apply(operation)
         self.finish()
@@ -148,7 +141,7 @@ class CaseRun:
     def finish(self) -> None:
         """Run until nothing is left to do, for at most :data:`HORIZON`
         more simulated seconds."""
-        self._run(self.sim.now + HORIZON)
+        self.sim.run(until=self.sim.now + HORIZON)
         self.finished = True
         self.observe()
 

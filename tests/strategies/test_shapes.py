@@ -79,22 +79,25 @@ def test_a_shape_with_failure_has_one_failure_point(shape):
 
 
 def test_a_nested_gather_shrinks_to_two_branches_of_one_step():
-    """The smallest shape with a parallel item is that item alone, with two
-    branches of one plain step each."""
+    """The smallest shape with a parallel item has that item with two
+    branches of one plain step each, and little else."""
     shape = find(
         workflow_shapes(),
         lambda s: any(item["type"] == "parallel" for item in s["items"]),
         settings=settings(database=None, max_examples=2_000),
     )
 
-    (item,) = shape["items"]
-    assert item["type"] == "parallel"
+    # NOTE: the shrinker usually drops every other item, but now and then it
+    # stops at one more (it depends on constants Hypothesis collects from
+    # the modules loaded); so the rest is only bounded.
+    (item,) = [item for item in shape["items"] if item["type"] == "parallel"]
     assert [[inner["type"] for inner in b] for b in item["branches"]] == [
         ["step"],
         ["step"],
     ]
     for (inner,) in item["branches"]:
         assert (inner["step"]["kind"], inner["step"]["caught"]) == ("ok", False)
+    assert len(shape["items"]) <= 2
 
 
 def test_a_shape_runs_as_its_items_say():
