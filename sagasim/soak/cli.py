@@ -10,7 +10,8 @@ script. ``--determinism`` runs every case twice and compares the traces'
 sha256; ``--workers K`` spreads the cases over K joblib processes.
 
 Exit status: 0 when every case held, 1 on a violation, 2 for a bad
-argument (one line on stderr, ``sagasim: error: ...``).
+argument or a missing Hypothesis (one line on stderr, ``sagasim: error:
+...``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tqdm import tqdm
 
-from sagasim.soak.runner import SoakReport, soak
+if TYPE_CHECKING:
+    from sagasim.soak.runner import SoakReport
 
 __all__ = ["handle", "register"]
 
@@ -88,6 +90,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def handle(args: argparse.Namespace) -> int:
     """Run ``sagasim check`` with parsed ``args``; return the exit status."""
+    try:
+        from sagasim.soak.runner import soak
+    except ModuleNotFoundError as exc:
+        if exc.name != "hypothesis":
+            raise
+        print(
+            f"{PROG}: error: sagasim check needs Hypothesis: "
+            "pip install 'sagasim[check]'",
+            file=sys.stderr,
+        )
+        return 2
     with tqdm(
         total=args.examples,
         desc="checking cases",

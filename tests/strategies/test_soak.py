@@ -1,6 +1,7 @@
 """The soak: running cases, many under Hypothesis, and sagasim check."""
 
 import io
+import sys
 from contextlib import redirect_stdout
 
 import pytest
@@ -168,3 +169,15 @@ def test_bad_arguments_are_one_line_and_exit_2(argv, message, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"sagasim: error: {message}")
     assert err.count("\n") == 1
+
+
+def test_sagasim_check_without_hypothesis_says_so_and_exits_2(monkeypatch, capsys):
+    """Without Hypothesis installed, sagasim check is a one-line error."""
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.delitem(sys.modules, "sagasim.soak.runner")
+
+    assert main(["check", "--examples", "3"]) == 2
+
+    assert capsys.readouterr().err == (
+        "sagasim: error: sagasim check needs Hypothesis: pip install 'sagasim[check]'\n"
+    )
